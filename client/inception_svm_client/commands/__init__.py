@@ -1,0 +1,21 @@
+"""Subcommands of ``inception-svm``; each module exposes ``COMMAND``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Protocol
+
+
+class Command(Protocol):
+    """A subcommand plugged into ``inception-svm`` through the entry-point group.
+
+    The full install adds ``export`` and ``serve`` through the same group, so the thin
+    client never has to know that the TensorFlow side exists.
+    """
+
+    name: str
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
