@@ -55,7 +55,7 @@ demo: install
 	    --model-dir=$(MODEL_DIR)
 
 bench: install
-	$(PY) -m benchmarks.run --output build/bench.json
+	$(PY) -m tests.benchmarks.run --output build/bench.json
 
 k8s-validate: install
 	$(PY) -m pytest -q tests/k8s

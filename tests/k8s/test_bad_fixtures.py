@@ -1,0 +1,29 @@
+"""Each policy rule fails on a fixture that breaks that rule, and only that rule.
+
+Every fixture in fixtures/bad/<check>/ is a kustomize overlay over k8s/overlays/cpu that
+breaks exactly one thing, so a rule that could never fail (or that fails for the wrong
+reason) shows up here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.k8s.kustomize import render
+from tests.k8s.policy import CHECKS, Rendered
+
+BAD_FIXTURES = Path(__file__).parent / "fixtures" / "bad"
+
+
+def test_every_check_has_a_bad_fixture() -> None:
+    assert sorted(p.name for p in BAD_FIXTURES.iterdir() if p.is_dir()) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_check_fails_on_its_bad_fixture_only(check: str) -> None:
+    rendered = Rendered(check, render(BAD_FIXTURES / check), accelerator="cpu")
+    assert CHECKS[check](rendered), f"check {check!r} did not catch its bad fixture"
+    others = {name: other(rendered) for name, other in CHECKS.items() if name != check}
+    assert {name: v for name, v in others.items() if v} == {}
