@@ -1,0 +1,124 @@
+"""``inception-svm classify PATH... --server HOST:PORT --svm svm.onnx``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from inception_svm_client.commands import options
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.errors import ClientError
+from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import path_inputs
+from inception_svm_client.records import FORMATS, ClassifyRecord, RecordWriter
+from inception_svm_client.report import render_report
+from inception_svm_client.svm import SvmClassifier, TrainingReport
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class ClassifyConfig:
+    sources: tuple[str, ...]
+    svm_path: Path
+    svm_sha256: str | None
+    output_format: str
+    report_path: Path | None
+    training_report_path: Path | None
+    max_image_bytes: int
+    channel: ChannelConfig
+    featurizer: FeaturizerConfig
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> ClassifyConfig:
+        return cls(
+            sources=tuple(args.paths),
+            svm_path=args.svm,
+            svm_sha256=args.svm_sha256,
+            output_format=args.format,
+            report_path=args.report,
+            training_report_path=args.training_report,
+            max_image_bytes=options.max_image_bytes(args),
+            channel=options.channel_config(args),
+            featurizer=options.featurizer_config(args),
+        )
+
+
+def _load_training_report(path: Path | None) -> TrainingReport | None:
+    if path is None:
+        return None
+    try:
+        return TrainingReport.from_json(path.read_text())
+    except (OSError, ValueError, KeyError) as error:
+        raise ClientError(
+            "INVALID_CONFIG", f"cannot read training report {path}: {error}"
+        ) from None
+
+
+def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
+    """Stream one record per input to stdout; returns the exit code."""
+    try:
+        classifier = SvmClassifier.load(config.svm_path, config.svm_sha256)
+        training = _load_training_report(config.training_report_path)
+    except ClientError as error:
+        print(f"error: {error.details}", file=sys.stderr)
+        return EXIT_USAGE
+    writer = RecordWriter(stdout, config.output_format)
+    records: list[ClassifyRecord] = []
+    try:
+        with Featurizer.connect(
+            config.channel, config.featurizer, expected_feature_dim=classifier.metadata.feature_dim
+        ) as featurizer:
+            inputs = path_inputs(config.sources, stdin=stdin, max_bytes=config.max_image_bytes)
+            for result in featurizer.featurize(inputs):
+                if result.features is None:
+                    record = ClassifyRecord(result.key, error=result.error)
+                else:
+                    prediction = classifier.predict(result.features)[0]
+                    record = ClassifyRecord(result.key, prediction.label, prediction.score)
+                writer.write(record)
+                records.append(record)
+    except ClientError as error:
+        writer.close()
+        print(f"error: {config.channel.target}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    writer.close()
+    if config.report_path is not None:
+        page = render_report(records, classifier.metadata, training)
+        config.report_path.write_text(page, encoding="utf-8")
+        print(f"wrote {config.report_path}", file=sys.stderr)
+    failed = sum(record.error is not None for record in records)
+    if failed:
+        print(f"{failed} of {len(records)} inputs failed", file=sys.stderr)
+        return EXIT_PARTIAL
+    return EXIT_OK
+
+
+class ClassifyCommand:
+    name = "classify"
+    help = "classify images (files, directories, '-' for paths on stdin) with an ONNX SVM"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or '-'")
+        parser.add_argument("--svm", type=Path, required=True, help="svm.onnx from `train`")
+        parser.add_argument("--svm-sha256", help="refuse an SVM file with another digest")
+        parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument("--report", type=Path, help="write a self-contained HTML page")
+        parser.add_argument(
+            "--training-report", type=Path, help="training JSON from `train` for --report"
+        )
+        options.add_server_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            config = ClassifyConfig.from_args(args)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        return classify(config, sys.stdin, sys.stdout)
+
+
+COMMAND = ClassifyCommand()

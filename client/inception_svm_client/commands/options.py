@@ -1,0 +1,88 @@
+"""Flags shared by every command that talks to the server, and their conversion into the
+typed configs (the only place a Namespace becomes a ChannelConfig/FeaturizerConfig)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from inception_svm_client.config import (
+    DEFAULT_MAX_IMAGE_BYTES,
+    MIB,
+    ChannelConfig,
+    FeaturizerConfig,
+    RetryPolicy,
+    SignatureSpec,
+    TlsConfig,
+)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    server = parser.add_argument_group("server")
+    server.add_argument(
+        "--server",
+        required=True,
+        metavar="HOST:PORT",
+        help="TF Serving gRPC address (dns:///host:port, round robin over all addresses)",
+    )
+    server.add_argument("--model-name", default=SignatureSpec.model_name)
+    server.add_argument("--signature", default=SignatureSpec.signature_name)
+    server.add_argument("--model-version", type=int, default=None)
+    server.add_argument("--model-version-label", default=None)
+    server.add_argument("--tls-ca", type=Path, help="PEM root certificate: enables TLS")
+    server.add_argument("--tls-cert", type=Path, help="PEM client certificate (mTLS)")
+    server.add_argument("--tls-key", type=Path, help="PEM client private key (mTLS)")
+    server.add_argument("--tls-server-name", help="expected server name in its certificate")
+    batching = parser.add_argument_group("batching")
+    defaults = FeaturizerConfig()
+    batching.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    batching.add_argument("--batch-timeout-ms", type=float, default=defaults.batch_timeout_ms)
+    batching.add_argument("--max-in-flight", type=int, default=defaults.max_in_flight)
+    batching.add_argument("--deadline", type=float, default=defaults.deadline_s, metavar="S")
+    batching.add_argument(
+        "--max-attempts", type=int, default=defaults.retry.max_attempts, metavar="N"
+    )
+    batching.add_argument(
+        "--max-image-mib",
+        type=float,
+        default=DEFAULT_MAX_IMAGE_BYTES / MIB,
+        help="larger files are reported as errors without being sent",
+    )
+
+
+def channel_config(args: argparse.Namespace) -> ChannelConfig:
+    uses_tls = any((args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name))
+    tls = (
+        TlsConfig(
+            root_cert=args.tls_ca,
+            client_cert=args.tls_cert,
+            client_key=args.tls_key,
+            server_name_override=args.tls_server_name,
+        )
+        if uses_tls
+        else None
+    )
+    return ChannelConfig(target=args.server, tls=tls)
+
+
+def featurizer_config(args: argparse.Namespace) -> FeaturizerConfig:
+    return FeaturizerConfig(
+        signature=SignatureSpec(
+            model_name=args.model_name,
+            signature_name=args.signature,
+            version=args.model_version,
+            version_label=args.model_version_label,
+        ),
+        batch_size=args.batch_size,
+        batch_timeout_ms=args.batch_timeout_ms,
+        max_in_flight=args.max_in_flight,
+        deadline_s=args.deadline,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+    )
+
+
+def max_image_bytes(args: argparse.Namespace) -> int:
+    limit = int(args.max_image_mib * MIB)
+    if limit < 1:
+        raise ValueError("--max-image-mib must be positive")
+    return limit

@@ -1,0 +1,136 @@
+"""``inception-svm train DATA_DIR --server HOST:PORT --output svm.onnx``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inception_svm_client.commands import options
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.errors import ClientError
+from inception_svm_client.featurizer import FeatureResult, Featurizer
+from inception_svm_client.training import (
+    TrainingDataError,
+    describe_report,
+    featurize_training_set,
+    load_training_set,
+    train_svm,
+)
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path
+    output: Path
+    training_report: Path
+    c: float
+    max_image_bytes: int
+    channel: ChannelConfig
+    featurizer: FeaturizerConfig
+    show_progress: bool
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
+        if args.c <= 0:
+            raise ValueError("-C must be positive")
+        output: Path = args.output
+        return cls(
+            data_dir=args.data_dir,
+            output=output,
+            training_report=args.training_report or output.with_suffix(".training.json"),
+            c=args.c,
+            max_image_bytes=options.max_image_bytes(args),
+            channel=options.channel_config(args),
+            featurizer=options.featurizer_config(args),
+            show_progress=not args.no_progress,
+        )
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    def wrap(results: Iterator[FeatureResult]) -> Iterable[FeatureResult]:
+        if not enabled:
+            return results
+        from tqdm import tqdm
+
+        return tqdm(results, total=total, desc="featurizing", unit="img", file=sys.stderr)
+
+    return wrap
+
+
+def missing_training_packages() -> list[str]:
+    """The ``train`` extra is optional: say what to install instead of a traceback."""
+    import importlib.util
+
+    return [
+        name for name in ("sklearn", "skl2onnx", "tqdm") if importlib.util.find_spec(name) is None
+    ]
+
+
+def train(config: TrainConfig) -> int:
+    missing = missing_training_packages()
+    if missing:
+        print(
+            f"error: training needs {', '.join(missing)}: "
+            "pip install 'inception-svm-client[train]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        training_set = load_training_set(config.data_dir)
+    except (TrainingDataError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Featurizer.connect(config.channel, config.featurizer) as featurizer:
+            progress = _progress(len(training_set.paths), config.show_progress)
+            features = featurize_training_set(
+                featurizer, training_set, config.max_image_bytes, progress
+            )
+            trained = train_svm(features, training_set, featurizer, config.c)
+    except TrainingDataError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_PARTIAL
+    except ClientError as error:
+        print(f"error: cannot featurize through {config.channel.target}: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    config.output.parent.mkdir(parents=True, exist_ok=True)
+    config.output.write_bytes(trained.onnx_bytes)
+    config.training_report.write_text(trained.report.to_json() + "\n")
+    print(describe_report(trained.report))
+    print(f"wrote {config.output} and {config.training_report}")
+    return EXIT_OK
+
+
+class TrainCommand:
+    name = "train"
+    help = "featurize DATA_DIR/<label>/* through the server, fit a linear SVM, export ONNX"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("data_dir", type=Path, metavar="DATA_DIR")
+        parser.add_argument("--output", "-o", type=Path, required=True, help="svm.onnx to write")
+        parser.add_argument(
+            "--training-report",
+            type=Path,
+            help="JSON with leave-one-out accuracy and confusion matrix "
+            "(default: OUTPUT with suffix .training.json)",
+        )
+        parser.add_argument("-C", dest="c", type=float, default=1.0, help="SVM regularisation")
+        parser.add_argument("--no-progress", action="store_true")
+        options.add_server_arguments(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            config = TrainConfig.from_args(args)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        return train(config)
+
+
+COMMAND = TrainCommand()

@@ -1,0 +1,242 @@
+"""The linear SVM on Inception logits: training and ONNX export (``train`` extra), and
+application with onnxruntime only (thin install).
+
+Why plain ``LinearSVC`` on raw logits, as in the original demo: all 1001 features come
+from the same layer and already share a scale, while standardising would estimate 1001
+means and variances from ~20 photos (noise) and add a second op to the exported graph.
+Keeping one linear op also keeps the decision score in logit units, which is what the
+report shows as the distance from the boundary. ``dual`` is chosen by scikit-learn
+("auto": dual when features outnumber samples, as here).
+
+scikit-learn and skl2onnx are imported inside the training functions, so classifying
+works without them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inception_svm_client.errors import ClientError
+
+ONNX_INPUT_NAME = "features"
+DEFAULT_C = 1.0
+_MAX_ITER = 20_000
+
+
+@dataclass(frozen=True)
+class FeaturizerInfo:
+    """Which served model produced the features; a classifier is only valid with it."""
+
+    model_name: str
+    model_version: int | None
+    signature_name: str
+
+
+@dataclass(frozen=True)
+class TrainingReport:
+    """Leave-one-out evaluation; ``loo_accuracy`` is None when a class has one image."""
+
+    class_names: list[str]
+    samples_per_class: list[int]
+    loo_accuracy: float | None
+    # confusion_matrix[true][predicted], both in class_names order
+    confusion_matrix: list[list[int]] | None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingReport:
+        data = json.loads(text)
+        return cls(
+            class_names=list(data["class_names"]),
+            samples_per_class=list(data["samples_per_class"]),
+            loo_accuracy=data["loo_accuracy"],
+            confusion_matrix=data["confusion_matrix"],
+        )
+
+
+@dataclass(frozen=True)
+class SvmMetadata:
+    """What the ONNX file says about itself (stored as ONNX metadata_props)."""
+
+    class_names: list[str]
+    feature_dim: int
+    featurizer: FeaturizerInfo
+    training_set_size: int
+    trained_at: str
+    sklearn_version: str
+    loo_accuracy: float | None
+
+    def to_props(self) -> dict[str, str]:
+        return {
+            "class_names": json.dumps(self.class_names),
+            "feature_dim": str(self.feature_dim),
+            "featurizer_model_name": self.featurizer.model_name,
+            "featurizer_model_version": json.dumps(self.featurizer.model_version),
+            "featurizer_signature_name": self.featurizer.signature_name,
+            "training_set_size": str(self.training_set_size),
+            "trained_at": self.trained_at,
+            "sklearn_version": self.sklearn_version,
+            "loo_accuracy": json.dumps(self.loo_accuracy),
+        }
+
+    @classmethod
+    def from_props(cls, props: dict[str, str]) -> SvmMetadata:
+        try:
+            return cls(
+                class_names=list(json.loads(props["class_names"])),
+                feature_dim=int(props["feature_dim"]),
+                featurizer=FeaturizerInfo(
+                    model_name=props["featurizer_model_name"],
+                    model_version=json.loads(props["featurizer_model_version"]),
+                    signature_name=props["featurizer_signature_name"],
+                ),
+                training_set_size=int(props["training_set_size"]),
+                trained_at=props["trained_at"],
+                sklearn_version=props["sklearn_version"],
+                loo_accuracy=json.loads(props["loo_accuracy"]),
+            )
+        except (KeyError, ValueError) as error:
+            raise ClientError("INVALID_SVM", f"missing or bad ONNX metadata: {error}") from error
+
+
+def make_linear_svc(c: float = DEFAULT_C) -> Any:
+    from sklearn.svm import LinearSVC
+
+    return LinearSVC(C=c, dual="auto", max_iter=_MAX_ITER, random_state=0)
+
+
+def leave_one_out(features: np.ndarray, labels: Sequence[str], class_names: list[str]) -> Any:
+    """(accuracy, confusion matrix) over leave-one-out folds, or (None, None) if impossible."""
+    from sklearn.metrics import accuracy_score, confusion_matrix
+    from sklearn.model_selection import LeaveOneOut, cross_val_predict
+
+    counts = [list(labels).count(name) for name in class_names]
+    if min(counts) < 2:  # leaving out a class's only image leaves a 1-class training set
+        return None, None
+    predicted = cross_val_predict(make_linear_svc(), features, labels, cv=LeaveOneOut())
+    matrix = confusion_matrix(labels, predicted, labels=class_names)
+    return float(accuracy_score(labels, predicted)), matrix.tolist()
+
+
+def train(
+    features: np.ndarray, labels: Sequence[str], c: float = DEFAULT_C
+) -> tuple[Any, TrainingReport]:
+    """Fit on all images and evaluate with leave-one-out; labels are class names."""
+    class_names = sorted(set(labels))
+    if len(class_names) < 2:
+        raise ValueError(f"need at least 2 classes, got {class_names}")
+    if features.shape[0] != len(labels):
+        raise ValueError(f"{features.shape[0]} feature rows for {len(labels)} labels")
+    accuracy, matrix = leave_one_out(features, labels, class_names)
+    model = make_linear_svc(c).fit(features, list(labels))
+    report = TrainingReport(
+        class_names=class_names,
+        samples_per_class=[list(labels).count(name) for name in class_names],
+        loo_accuracy=accuracy,
+        confusion_matrix=matrix,
+    )
+    return model, report
+
+
+def export_onnx(model: Any, metadata: SvmMetadata) -> bytes:
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType
+
+    # LinearSVC has no probabilities, hence no ZipMap (skl2onnx rejects the zipmap option
+    # for it): outputs are "label" [N] and "probabilities" = decision scores, [N, 1] for two
+    # classes (the positive class's score, last column) and [N, K] otherwise.
+    onnx_model = to_onnx(
+        model,
+        initial_types=[(ONNX_INPUT_NAME, FloatTensorType([None, metadata.feature_dim]))],
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    for key, value in metadata.to_props().items():
+        entry = onnx_model.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx_model.doc_string = "LinearSVC on Inception v1 logits (inception-svm)"
+    data: bytes = onnx_model.SerializeToString()
+    return data
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    # Binary: signed decision score (positive → class_names[1]); multiclass: winner's score.
+    score: float
+
+
+class SvmClassifier:
+    """An exported SVM applied with onnxruntime; no scikit-learn needed."""
+
+    def __init__(self, onnx_bytes: bytes, source: str = "<bytes>") -> None:
+        import onnxruntime
+
+        try:
+            self._session = onnxruntime.InferenceSession(
+                onnx_bytes, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped exceptions
+            raise ClientError(
+                "INVALID_SVM", f"{source} is not a loadable ONNX model: {error}"
+            ) from None
+        props = dict(self._session.get_modelmeta().custom_metadata_map)
+        self.metadata = SvmMetadata.from_props(props)
+        inputs = self._session.get_inputs()
+        if len(inputs) != 1 or inputs[0].shape[-1] != self.metadata.feature_dim:
+            raise ClientError(
+                "INVALID_SVM",
+                f"{source}: ONNX input {[(i.name, i.shape) for i in inputs]} does not take "
+                f"{self.metadata.feature_dim} features",
+            )
+        self._input_name = inputs[0].name
+
+    @classmethod
+    def load(cls, path: Path, expected_sha256: str | None = None) -> SvmClassifier:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise ClientError("INVALID_SVM", f"cannot read {path}: {error.strerror}") from error
+        if expected_sha256 is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected_sha256.lower():
+                raise ClientError(
+                    "INVALID_SVM", f"{path} has sha256 {actual}, expected {expected_sha256}"
+                )
+        return cls(data, str(path))
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.metadata.class_names
+
+    def _run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        batch = np.ascontiguousarray(features, dtype=np.float32).reshape(
+            -1, self.metadata.feature_dim
+        )
+        labels, scores = self._session.run(None, {self._input_name: batch})
+        return np.asarray(labels), np.asarray(scores)
+
+    def decision_function(self, features: np.ndarray) -> np.ndarray:
+        """Same layout as scikit-learn's: [N] for two classes, [N, K] otherwise."""
+        _, scores = self._run(features)
+        return scores[:, 0] if len(self.class_names) == 2 else scores
+
+    def predict(self, features: np.ndarray) -> list[Prediction]:
+        labels, scores = self._run(features)
+        binary = len(self.class_names) == 2
+        return [
+            Prediction(str(label), float(row[0] if binary else row.max()))
+            for label, row in zip(labels, scores, strict=True)
+        ]

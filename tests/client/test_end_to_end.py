@@ -1,0 +1,260 @@
+"""train → classify through the real stand-in serving the session's SavedModel."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inception_svm_client.cli import main
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import path_inputs
+from inception_svm_client.svm import SvmClassifier
+from tests.harness import ServerHandle, free_port
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def unlabeled(bundled_photos: Path) -> list[Path]:
+    return sorted((bundled_photos / "cars" / "unlabeled").glob("*.jpg"))
+
+
+def run_classify(
+    capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None
+) -> tuple[int, str, str]:
+    if stdin is not None:
+        original, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        code = main(["classify", *args])
+    finally:
+        if stdin is not None:
+            sys.stdin = original
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_trained_svm_carries_its_metadata(trained_svm: Path) -> None:
+    classifier = SvmClassifier.load(trained_svm)
+    meta = classifier.metadata
+    assert meta.class_names == ["classic", "modern"]
+    assert meta.feature_dim == 1001
+    assert meta.training_set_size == 20
+    assert (meta.featurizer.model_name, meta.featurizer.model_version) == ("inception_v1", 1)
+    assert meta.featurizer.signature_name == "serving_default"
+    report = json.loads(trained_svm.with_suffix(".training.json").read_text())
+    assert sum(map(sum, report["confusion_matrix"])) == 20
+
+
+def test_classify_jsonl_in_input_order(
+    stand_in: ServerHandle,
+    trained_svm: Path,
+    bundled_photos: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paths = [str(p) for p in unlabeled(bundled_photos)][::-1]
+    code, out, _ = run_classify(
+        capsys,
+        *paths,
+        "--server",
+        stand_in.grpc_target,
+        "--svm",
+        str(trained_svm),
+        "--batch-size",
+        "3",
+    )
+    records = [json.loads(line) for line in out.splitlines()]
+    assert code == 0
+    assert [r["path"] for r in records] == paths
+    assert {r["label"] for r in records} <= {"classic", "modern"}
+    # The scores are the SVM's decision function on the same images' features fetched in
+    # another batch composition (batching must not change an image's features).
+    classifier = SvmClassifier.load(trained_svm)
+    with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+        results = list(featurizer.featurize(path_inputs(paths[:2])))
+    features = np.stack([r.features for r in results if r.features is not None])
+    np.testing.assert_allclose(
+        [r["score"] for r in records[:2]],
+        classifier.decision_function(features),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_bad_inputs_get_their_own_error_and_exit_code_1(
+    stand_in: ServerHandle,
+    trained_svm: Path,
+    bundled_photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+    good = [str(p) for p in unlabeled(bundled_photos)]
+    paths = [*good[:3], str(corrupt), str(tmp_path / "missing.jpg"), *good[3:]]
+    code, out, err = run_classify(
+        capsys,
+        *paths,
+        "--server",
+        stand_in.grpc_target,
+        "--svm",
+        str(trained_svm),
+        "--format",
+        "csv",
+    )
+    lines = out.splitlines()
+    assert code == 1, err
+    assert lines[0] == "path,label,score,error"
+    rows = [line.split(",", 3) for line in lines[1:]]
+    assert [row[0] for row in rows] == paths
+    failed = {row[0] for row in rows if row[3]}
+    assert failed == {str(corrupt), str(tmp_path / "missing.jpg")}
+
+
+def test_stdin_paths_table_and_html_report(
+    stand_in: ServerHandle,
+    trained_svm: Path,
+    bundled_photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    paths = [str(p) for p in unlabeled(bundled_photos)]
+    report = tmp_path / "report.html"
+    code, out, _ = run_classify(
+        capsys,
+        "-",
+        "--server",
+        stand_in.grpc_target,
+        "--svm",
+        str(trained_svm),
+        "--format",
+        "table",
+        "--report",
+        str(report),
+        "--training-report",
+        str(trained_svm.with_suffix(".training.json")),
+        stdin="\n".join(paths) + "\n",
+    )
+    assert code == 0
+    table = out.splitlines()
+    assert table[0].split() == ["path", "label", "distance"]
+    assert [line.split()[0] for line in table[1:]] == paths
+    page = report.read_text()
+    assert page.count("data:image/jpeg;base64,") == len(paths)
+    assert "Leave-one-out accuracy" in page and "Confusion matrix" in page
+
+
+def test_usage_and_connection_errors_exit_2(
+    stand_in: ServerHandle,
+    trained_svm: Path,
+    bundled_photos: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    photo = str(unlabeled(bundled_photos)[0])
+    dead = f"127.0.0.1:{free_port()}"
+    code, _, err = run_classify(
+        capsys, photo, "--server", dead, "--svm", str(trained_svm), "--max-attempts", "1"
+    )
+    assert code == 2 and "UNAVAILABLE" in err
+    code, _, err = run_classify(
+        capsys,
+        photo,
+        "--server",
+        stand_in.grpc_target,
+        "--svm",
+        str(trained_svm),
+        "--svm-sha256",
+        "0" * 64,
+    )
+    assert code == 2 and "sha256" in err
+
+
+def test_svm_for_another_feature_size_is_refused(
+    stand_in: ServerHandle, bundled_photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.client.test_svm import fitted_onnx
+
+    svm_path = tmp_path / "svm1000.onnx"
+    svm_path.write_bytes(fitted_onnx(feature_dim=1000, classes=2)[1])
+    code, _, err = run_classify(
+        capsys,
+        str(unlabeled(bundled_photos)[0]),
+        "--server",
+        stand_in.grpc_target,
+        "--svm",
+        str(svm_path),
+    )
+    assert code == 2
+    assert "1001 features" in err and "expects 1000" in err
+
+
+def test_official_stub_client_talks_to_the_stand_in(
+    stand_in: ServerHandle, bundled_photos: Path
+) -> None:
+    import grpc
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+    photo = unlabeled(bundled_photos)[0]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "inception_v1"
+    request.inputs["images"].dtype = 7
+    request.inputs["images"].tensor_shape.dim.add(size=1)
+    request.inputs["images"].string_val.append(photo.read_bytes())
+    with grpc.insecure_channel(stand_in.grpc_target) as channel:
+        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            request, timeout=60
+        )
+    official = np.frombuffer(response.outputs["logits"].tensor_content, "<f4")
+    with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+        ours = next(featurizer.featurize(path_inputs([str(photo)])))
+    assert ours.features is not None
+    np.testing.assert_allclose(ours.features, official, rtol=1e-5, atol=1e-5)
+
+
+def test_thin_client_never_imports_tensorflow(
+    stand_in: ServerHandle, trained_svm: Path, bundled_photos: Path
+) -> None:
+    script = """
+import sys
+from pathlib import Path
+
+def loaded(roots):
+    return sorted(m for m in sys.modules if m.split(".")[0] in roots)
+
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import path_inputs
+from inception_svm_client.svm import SvmClassifier
+
+folder, target, svm_path = sys.argv[1:]
+classifier = SvmClassifier.load(Path(svm_path))
+with Featurizer.connect(ChannelConfig(target)) as featurizer:
+    features = [r.features for r in featurizer.featurize(path_inputs([folder]))]
+assert len(classifier.predict(features[0])) == 1
+tf_roots = {"tensorflow", "tensorflow_serving"}
+assert not loaded(tf_roots), loaded(tf_roots)
+
+# The CLI loads every installed command plugin (export/serve too in a full install).
+from inception_svm_client.cli import main
+assert main(["classify", folder, "--server", target, "--svm", svm_path]) == 0
+assert not loaded({"tensorflow"}), loaded({"tensorflow"})
+"""
+    folder = str(bundled_photos / "cars" / "unlabeled")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, folder, stand_in.grpc_target, str(trained_svm)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO_ROOT,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 7

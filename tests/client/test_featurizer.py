@@ -1,0 +1,150 @@
+"""Featurizer behaviour against a server built on TF Serving's official stubs."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import numpy as np
+import pytest
+
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy, TlsConfig
+from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import bytes_inputs
+from tests.client.official_stub_server import (
+    REJECTED_PREFIX,
+    Script,
+    expected_features,
+    scripted_server,
+)
+
+FAST_RETRY = RetryPolicy(max_attempts=4, initial_backoff_s=0.01, max_backoff_s=0.05)
+
+
+def images(count: int) -> list[bytes]:
+    return [f"image-{i}".encode() for i in range(count)]
+
+
+def featurize(target: str, data: list[bytes], **config: object) -> list:
+    featurizer_config = FeaturizerConfig(retry=FAST_RETRY, **config)  # type: ignore[arg-type]
+    with Featurizer.connect(ChannelConfig(target), featurizer_config) as featurizer:
+        return list(featurizer.featurize(bytes_inputs(data)))
+
+
+def test_results_come_back_in_input_order_with_batches_of_n() -> None:
+    script = Script()
+    data = images(23)
+    with scripted_server(script) as target:
+        results = featurize(target, data, batch_size=5, max_in_flight=3)
+    assert [r.key for r in results] == [f"#{i}" for i in range(23)]
+    for result, image in zip(results, data, strict=True):
+        np.testing.assert_array_equal(result.features, expected_features(image, 8))
+    assert sorted(script.batch_sizes) == [3, 5, 5, 5, 5]
+
+
+def test_a_slow_stream_is_flushed_after_the_batch_timeout() -> None:
+    script = Script()
+
+    def slow_stream() -> Iterator[bytes]:
+        yield from images(2)
+        time.sleep(1.0)  # far beyond the 20 ms batch timeout
+        yield from [b"late-1", b"late-2"]
+
+    with scripted_server(script) as target:
+        results = featurize(target, list(slow_stream()), batch_size=100)
+        assert script.batch_sizes == [4]  # control: a ready list fills one batch
+        script.batch_sizes.clear()
+        config = FeaturizerConfig(batch_size=100, batch_timeout_ms=20, retry=FAST_RETRY)
+        with Featurizer.connect(ChannelConfig(target), config) as featurizer:
+            streamed = list(featurizer.featurize(bytes_inputs(slow_stream())))
+    assert script.batch_sizes == [2, 2]
+    assert [r.key for r in streamed] == [r.key for r in results]
+
+
+def test_unavailable_batches_are_retried_not_dropped() -> None:
+    script = Script(fail_first=3)
+    with scripted_server(script) as target:
+        results = featurize(target, images(4), batch_size=4)
+    assert all(r.features is not None for r in results)
+    assert script.calls == 4
+
+
+def test_retries_give_up_with_the_grpc_status() -> None:
+    script = Script(fail_first=100, fail_code=grpc.StatusCode.DEADLINE_EXCEEDED)
+    with scripted_server(script) as target, pytest.raises(ClientError) as raised:
+        featurize(target, images(2))
+    assert raised.value.code == "DEADLINE_EXCEEDED"
+    assert script.calls == FAST_RETRY.max_attempts
+
+
+def test_invalid_argument_is_bisected_to_the_bad_images() -> None:
+    script = Script()
+    data = images(9)
+    data[6] = REJECTED_PREFIX + b"corrupt"
+    with scripted_server(script) as target:
+        results = featurize(target, data, batch_size=9)
+    errors = {r.key: r.error for r in results if r.error is not None}
+    assert list(errors) == ["#6"]
+    assert "Invalid JPEG data" in (errors["#6"] or "")
+    assert sum(r.features is not None for r in results) == 8
+
+
+def test_float_val_responses_are_parsed() -> None:
+    script = Script(use_float_val=True)
+    data = images(3)
+    with scripted_server(script) as target:
+        results = featurize(target, data)
+    for result, image in zip(results, data, strict=True):
+        np.testing.assert_array_equal(result.features, expected_features(image, 8))
+
+
+def test_feature_dimension_mismatch_names_both_sizes() -> None:
+    with (
+        scripted_server(Script(feature_dim=8)) as target,
+        Featurizer.connect(ChannelConfig(target), expected_feature_dim=1001) as featurizer,
+        pytest.raises(SignatureMismatchError, match=r"8 features .* expects 1001"),
+    ):
+        list(featurizer.featurize(bytes_inputs(images(1))))
+
+
+def test_wrong_input_dtype_is_refused_before_any_predict() -> None:
+    script = Script(input_dtype=1)  # DT_FLOAT instead of encoded strings
+    with (
+        scripted_server(script) as target,
+        pytest.raises(SignatureMismatchError, match=r"DT_FLOAT .*expected DT_STRING"),
+    ):
+        featurize(target, images(1))
+    assert script.calls == 0
+
+
+def test_mtls(tmp_path: Path) -> None:
+    from tests.reliability.certs import make_test_pki
+
+    pki = make_test_pki(tmp_path)
+    server_credentials = grpc.ssl_server_credentials(
+        [(pki.server_key.read_bytes(), pki.server_cert.read_bytes())],
+        root_certificates=pki.ca_cert.read_bytes(),
+        require_client_auth=True,
+    )
+    data = images(3)
+    with scripted_server(Script(), server_credentials) as target:
+        target = target.replace("127.0.0.1", "localhost")
+        mtls = TlsConfig(pki.ca_cert, pki.client_cert, pki.client_key)
+        with Featurizer.connect(ChannelConfig(target, tls=mtls)) as featurizer:
+            results = list(featurizer.featurize(bytes_inputs(data)))
+        assert [r.features is not None for r in results] == [True] * 3
+        tls_only = FeaturizerConfig(retry=RetryPolicy(max_attempts=1))
+        with (
+            Featurizer.connect(ChannelConfig(target, tls=TlsConfig(pki.ca_cert)), tls_only) as f,
+            pytest.raises(ClientError) as raised,
+        ):
+            f.signature()
+        assert raised.value.code == "UNAVAILABLE"
+
+
+def test_mtls_needs_both_certificate_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="both"):
+        TlsConfig(tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
