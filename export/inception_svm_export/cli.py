@@ -1,0 +1,88 @@
+"""``inception-svm export``: the argparse boundary of the exporter.
+
+``run`` turns the Namespace into an ``ExportConfig`` at once and converts the exporter's
+expected failures into one line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from inception_svm_export.config import DEFAULT_CACHE_DIR, OFFICIAL_CHECKPOINT_URL, ExportConfig
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class ExportCommand:
+    name = "export"
+    help = "Export the Inception v1 checkpoint as a TF Serving SavedModel (MODEL_DIR/VERSION)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--checkpoint",
+            default=OFFICIAL_CHECKPOINT_URL,
+            metavar="SRC",
+            help="inception_v1_2016_08_28.tar.gz, its inception_v1.ckpt, a V2 checkpoint "
+            "prefix, or an https URL (default: %(default)s)",
+        )
+        parser.add_argument("--sha256", metavar="HEX", help="expected sha256 of the file/URL")
+        parser.add_argument(
+            "--cache-dir",
+            type=Path,
+            default=DEFAULT_CACHE_DIR,
+            help="where downloads and extracted tarballs are kept (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--model-dir", type=Path, required=True, help="TF Serving model base path"
+        )
+        parser.add_argument(
+            "--version", type=int, help="version subdirectory (default: next free integer)"
+        )
+        parser.add_argument(
+            "--no-fold-batchnorm",
+            dest="fold_batchnorm",
+            action="store_false",
+            help="keep batch norm as separate ops instead of folding it into the convolutions",
+        )
+        parser.add_argument("--precision", choices=("fp32",), default="fp32")
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            config = ExportConfig(
+                checkpoint=args.checkpoint,
+                model_dir=args.model_dir,
+                version=args.version,
+                fold_batchnorm=args.fold_batchnorm,
+                precision=args.precision,
+                sha256=args.sha256,
+                cache_dir=args.cache_dir,
+            )
+        except ValueError as error:
+            print(f"inception-svm export: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        return export(config)
+
+
+def export(config: ExportConfig) -> int:
+    """Run one export, reporting progress on stderr and the version dir on stdout."""
+    # Deferred so that `inception-svm --help` does not pay for importing TensorFlow.
+    from inception_svm_export.checkpoint import CheckpointError
+    from inception_svm_export.saved_model import ExportError, export_saved_model
+
+    started = time.monotonic()
+    print(f"exporting {config.checkpoint} -> {config.model_dir}", file=sys.stderr)
+    try:
+        version_dir = export_saved_model(config, report=lambda line: print(line, file=sys.stderr))
+    except (CheckpointError, ExportError) as error:
+        print(f"inception-svm export: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"exported in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    print(version_dir)
+    return EXIT_OK
+
+
+COMMAND = ExportCommand()

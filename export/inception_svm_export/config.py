@@ -1,0 +1,39 @@
+"""The one typed home of the exporter's settings; the CLI converts argparse into this."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Literal
+
+OFFICIAL_CHECKPOINT_URL = "https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz"
+DEFAULT_CACHE_DIR = Path("~/.cache/inception-svm").expanduser()
+
+Precision = Literal["fp32"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """Everything one export needs.
+
+    ``precision`` is a Literal so that a reduced-precision variant (bf16) can be added
+    without changing any caller; only ``fp32`` exists today.
+    """
+
+    checkpoint: str
+    model_dir: Path
+    version: int | None = None
+    fold_batchnorm: bool = True
+    precision: Precision = "fp32"
+    sha256: str | None = None
+    cache_dir: Path = DEFAULT_CACHE_DIR
+    show_progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.version is not None and self.version < 1:
+            raise ValueError(f"--version must be a positive integer, got {self.version}")
+        if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
+            raise ValueError(f"--sha256 must be 64 hex digits, got {self.sha256!r}")
+        if self.precision != "fp32":
+            raise ValueError(f"unsupported precision {self.precision!r}; only 'fp32' exists")

@@ -1,0 +1,90 @@
+"""Inception v1's forward pass (pixels → 1001 logits) in plain TF2 ops, NHWC.
+
+Written against a name → tensor mapping instead of Keras layers so the very same code
+serves the exporter (variables restored from the checkpoint) and the tests (weights fed
+straight from a checkpoint), and so each tensor keeps its TF-Slim checkpoint name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import tensorflow as tf
+
+from inception_svm_export.architecture import (
+    BATCHNORM_EPSILON,
+    LOGITS_SCOPE,
+    MIXED_BLOCKS,
+    NUM_CLASSES,
+    SCOPE,
+)
+
+FOLDED_BIAS_SUFFIX = "/folded_bias"
+
+
+class InceptionV1:
+    """The forward pass over a fixed set of weights.
+
+    With ``folded=True`` each conv unit expects ``<scope>/weights`` already scaled by the
+    batch norm and ``<scope>/folded_bias``; otherwise the checkpoint's own
+    ``BatchNorm/{beta,moving_mean,moving_variance}`` are applied with the same fused op
+    TF-Slim uses at inference.
+    """
+
+    def __init__(self, weights: Mapping[str, tf.Tensor | tf.Variable], *, folded: bool) -> None:
+        self._weights = weights
+        self._folded = folded
+
+    def __call__(self, pixels: tf.Tensor) -> tf.Tensor:
+        """``pixels``: float32 [N, 224, 224, 3] in [-1, 1] → logits float32 [N, 1001]."""
+        net = self._conv(pixels, f"{SCOPE}/Conv2d_1a_7x7", stride=2)
+        net = _max_pool(net, 3, 2)  # MaxPool_2a_3x3
+        net = self._conv(net, f"{SCOPE}/Conv2d_2b_1x1")
+        net = self._conv(net, f"{SCOPE}/Conv2d_2c_3x3")
+        net = _max_pool(net, 3, 2)  # MaxPool_3a_3x3
+        net = self._mixed(net, "Mixed_3b")
+        net = self._mixed(net, "Mixed_3c")
+        net = _max_pool(net, 3, 2)  # MaxPool_4a_3x3
+        for name in ("Mixed_4b", "Mixed_4c", "Mixed_4d", "Mixed_4e", "Mixed_4f"):
+            net = self._mixed(net, name)
+        net = _max_pool(net, 2, 2)  # MaxPool_5a_2x2
+        net = self._mixed(net, "Mixed_5b")
+        net = self._mixed(net, "Mixed_5c")
+        # Logits/AvgPool_0a_7x7 is VALID in TF-Slim; dropout is the identity at inference.
+        net = tf.nn.avg_pool2d(net, ksize=7, strides=1, padding="VALID")
+        net = tf.nn.conv2d(net, self._weights[f"{LOGITS_SCOPE}/weights"], 1, "SAME")
+        net = tf.nn.bias_add(net, self._weights[f"{LOGITS_SCOPE}/biases"])
+        return tf.reshape(net, [-1, NUM_CLASSES])  # SpatialSqueeze
+
+    def _mixed(self, net: tf.Tensor, name: str) -> tf.Tensor:
+        block = MIXED_BLOCKS[name]
+        scope = f"{SCOPE}/{name}"
+        branch_0 = self._conv(net, f"{scope}/Branch_0/Conv2d_0a_1x1")
+        branch_1 = self._conv(net, f"{scope}/Branch_1/Conv2d_0a_1x1")
+        branch_1 = self._conv(branch_1, f"{scope}/Branch_1/Conv2d_0b_3x3")
+        branch_2 = self._conv(net, f"{scope}/Branch_2/Conv2d_0a_1x1")
+        branch_2 = self._conv(branch_2, f"{scope}/Branch_2/{block.branch_2_conv_name}")
+        branch_3 = _max_pool(net, 3, 1)  # Branch_3/MaxPool_0a_3x3
+        branch_3 = self._conv(branch_3, f"{scope}/Branch_3/Conv2d_0b_1x1")
+        return tf.concat([branch_0, branch_1, branch_2, branch_3], axis=3)
+
+    def _conv(self, net: tf.Tensor, scope: str, stride: int = 1) -> tf.Tensor:
+        net = tf.nn.conv2d(net, self._weights[f"{scope}/weights"], stride, "SAME")
+        if self._folded:
+            net = tf.nn.bias_add(net, self._weights[scope + FOLDED_BIAS_SUFFIX])
+        else:
+            beta = self._weights[f"{scope}/BatchNorm/beta"]
+            net, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                net,
+                scale=tf.ones_like(beta),
+                offset=beta,
+                mean=self._weights[f"{scope}/BatchNorm/moving_mean"],
+                variance=self._weights[f"{scope}/BatchNorm/moving_variance"],
+                epsilon=BATCHNORM_EPSILON,
+                is_training=False,
+            )
+        return tf.nn.relu(net)
+
+
+def _max_pool(net: tf.Tensor, size: int, stride: int) -> tf.Tensor:
+    return tf.nn.max_pool2d(net, ksize=size, strides=stride, padding="SAME")
