@@ -1,0 +1,198 @@
+"""Bad requests straight at the server through the official TF Serving stubs.
+
+Every malformed request must come back with the status a TF Serving client expects (so
+callers can tell "fix your request" from "retry later"), no request may take the server
+down, and its memory must return near its baseline afterwards: a decompression bomb that
+got decoded, or a declared shape that got allocated, would show up here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+from tests.harness import ServerHandle
+from tests.reliability.bad_inputs import BAD_INPUTS, BadInput, Verdict
+from tests.reliability.conftest import car_photos
+from tests.reliability.serving_calls import (
+    NUM_CLASSES,
+    predict,
+    predict_request,
+    rss_bytes,
+    string_tensor,
+)
+
+MIB = 1024 * 1024
+# Generous on purpose: TF's allocator keeps freed arenas, so RSS never returns exactly to
+# baseline; a decoded 20000² bomb (1.2 GB) or a materialised declared shape would blow it.
+RSS_HEADROOM = 300 * MIB
+# Served over gRPC only up to the server's message limit; the 200 MB file is the client's
+# job to refuse (see test_classify_bad_inputs), the oversized *message* case is below.
+GRPC_CASES = [case for case in BAD_INPUTS if case.name != "oversized.jpg"]
+CODE = grpc.StatusCode
+
+
+@pytest.fixture(scope="module")
+def channel(reliability_server: ServerHandle) -> Iterator[grpc.Channel]:
+    options = [("grpc.max_send_message_length", 256 * MIB)]
+    with grpc.insecure_channel(reliability_server.grpc_target, options=options) as channel:
+        yield channel
+
+
+@pytest.fixture(scope="module")
+def baseline_rss(reliability_server: ServerHandle, channel: grpc.Channel) -> int:
+    """RSS after a full batch of 32 good images: the allocator's high-water mark of normal
+    traffic is part of the baseline, so only what bad requests add is measured."""
+    photos = [path.read_bytes() for path in car_photos()[:32]]
+    photos += photos[: 32 - len(photos)]
+    assert predict(channel, predict_request(string_tensor(photos))).code == CODE.OK
+    return rss_bytes(reliability_server.process.pid)
+
+
+def _float_tensor(shape: list[int], values: list[float]) -> tensor_pb2.TensorProto:
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_FLOAT,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in shape]
+        ),
+        float_val=values,
+    )
+
+
+@pytest.mark.parametrize("case", GRPC_CASES, ids=[case.name for case in GRPC_CASES])
+def test_each_bad_image_gets_its_own_status(
+    case: BadInput,
+    bad_input_paths: dict[str, Path],
+    channel: grpc.Channel,
+    baseline_rss: int,
+) -> None:
+    payload = bad_input_paths[case.name].read_bytes()
+    outcome = predict(channel, predict_request(string_tensor([payload])))
+    if case.verdict is Verdict.CLASSIFY:
+        assert outcome.code == CODE.OK, outcome.details
+        assert outcome.output_shape == (1, NUM_CLASSES)
+    else:
+        assert outcome.code == CODE.INVALID_ARGUMENT, (outcome.code, outcome.details)
+        assert outcome.details, "a refusal must say why"
+
+
+def test_decompression_bomb_is_refused_by_pixel_count(
+    bad_input_paths: dict[str, Path], channel: grpc.Channel
+) -> None:
+    outcome = predict(
+        channel, predict_request(string_tensor([bad_input_paths["bomb.png"].read_bytes()]))
+    )
+    assert outcome.code == CODE.INVALID_ARGUMENT
+    assert "20000" in outcome.details and "pixel" in outcome.details.lower(), outcome.details
+
+
+def test_one_bad_image_fails_its_whole_batch_as_invalid_argument(
+    bad_input_paths: dict[str, Path], channel: grpc.Channel
+) -> None:
+    """TF Serving's batch semantics: one bad image fails the request with INVALID_ARGUMENT
+    (never a retryable code), which is what lets the client bisect the batch and still
+    classify the good images around it."""
+    good = [path.read_bytes() for path in car_photos()[:3]]
+    bad = bad_input_paths["text_named.jpg"].read_bytes()
+    outcome = predict(channel, predict_request(string_tensor([*good[:2], bad, good[2]])))
+    assert outcome.code == CODE.INVALID_ARGUMENT, (outcome.code, outcome.details)
+    assert "image" in outcome.details.lower(), outcome.details
+
+
+BAD_TENSORS = {
+    "float_instead_of_string": (_float_tensor([1], [0.5]), CODE.INVALID_ARGUMENT),
+    "rank_2_strings": (
+        string_tensor([b"a", b"b", b"c", b"d"], shape=[2, 2]),
+        CODE.INVALID_ARGUMENT,
+    ),
+    "scalar_string": (string_tensor([b"x"], shape=[]), CODE.INVALID_ARGUMENT),
+    "shape_disagrees_with_values": (string_tensor([b"a"], shape=[3, 5]), CODE.INVALID_ARGUMENT),
+    "declared_shape_beyond_memory": (string_tensor([], shape=[1 << 40]), CODE.INVALID_ARGUMENT),
+    "float_tensor_content_truncated": (
+        tensor_pb2.TensorProto(
+            dtype=types_pb2.DT_FLOAT,
+            tensor_shape=tensor_shape_pb2.TensorShapeProto(
+                dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=1 << 30)]
+            ),
+            tensor_content=b"\x00" * 7,
+        ),
+        CODE.INVALID_ARGUMENT,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_TENSORS))
+def test_wrong_dtype_or_shape_is_invalid_argument(
+    name: str, channel: grpc.Channel, baseline_rss: int
+) -> None:
+    tensor, expected = BAD_TENSORS[name]
+    outcome = predict(channel, predict_request(tensor), timeout_s=30)
+    assert outcome.code == expected, (outcome.code, outcome.details)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="stand-in always splits a task above max_batch_size (batching.py); "
+    "tensorflow_model_server refuses it with INVALID_ARGUMENT 'Task size 33 is larger than "
+    "maximum input batch size 32' unless BatchingParameters.enable_large_batch_splitting is set",
+)
+def test_batch_larger_than_allowed_is_invalid_argument(channel: grpc.Channel) -> None:
+    """max_batch_size is 32 in serving/batching_parameters.txt; 33 must be refused, not split
+    into an unbounded amount of work."""
+    tiny = car_photos()[0].read_bytes()
+    outcome = predict(channel, predict_request(string_tensor([tiny] * 33)))
+    assert outcome.code == CODE.INVALID_ARGUMENT, (outcome.code, outcome.details)
+    assert "32" in outcome.details, outcome.details
+
+
+def test_message_over_the_size_limit_is_resource_exhausted(channel: grpc.Channel) -> None:
+    outcome = predict(channel, predict_request(string_tensor([b"\xff\xd8\xff" + b"\0" * 65 * MIB])))
+    assert outcome.code == CODE.RESOURCE_EXHAUSTED, (outcome.code, outcome.details)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"model": "no_such_model"}, CODE.NOT_FOUND),
+        ({"version": 987654}, CODE.NOT_FOUND),
+        # tensorflow_model_server answers an unknown signature key with FAILED_PRECONDITION.
+        pytest.param(
+            {"signature": "no_such_signature"},
+            CODE.FAILED_PRECONDITION,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="stand-in answers NOT_FOUND (data_plane.py); TF Serving's "
+                "predict_util answers FAILED_PRECONDITION 'Serving signature key ... not found.'",
+            ),
+        ),
+        ({"input_name": "no_such_input"}, CODE.INVALID_ARGUMENT),
+    ],
+    ids=["unknown_model", "unknown_version", "unknown_signature", "unknown_input"],
+)
+def test_unknown_model_version_signature(
+    overrides: dict[str, object], expected: grpc.StatusCode, channel: grpc.Channel
+) -> None:
+    photo = car_photos()[0].read_bytes()
+    request = predict_request(string_tensor([photo]), **overrides)  # type: ignore[arg-type]
+    outcome = predict(channel, request)
+    assert outcome.code == expected, (outcome.code, outcome.details)
+    assert outcome.details
+
+
+def test_server_survives_and_memory_returns_to_baseline(
+    reliability_server: ServerHandle, channel: grpc.Channel, baseline_rss: int
+) -> None:
+    """Runs after the bad requests above (file order): still serving, memory bounded."""
+    photo = car_photos()[1].read_bytes()
+    outcome = predict(channel, predict_request(string_tensor([photo])))
+    assert outcome.code == CODE.OK and outcome.output_shape == (1, NUM_CLASSES)
+    assert reliability_server.process.poll() is None
+    after = rss_bytes(reliability_server.process.pid)
+    print(
+        f"server RSS baseline {baseline_rss / MIB:.0f} MiB, after bad inputs {after / MIB:.0f} MiB"
+    )
+    assert after < baseline_rss + RSS_HEADROOM

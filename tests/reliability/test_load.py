@@ -1,0 +1,167 @@
+"""Load the server beyond its queue, and swap model versions under load.
+
+Overload must be *shed* (UNAVAILABLE / RESOURCE_EXHAUSTED at once, so callers back off or
+go to another replica) rather than queued without bound: admitted requests keep a bounded
+latency and the process keeps a bounded memory. A new model version appearing on disk while
+traffic flows must not fail a single request.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+from tests.harness import running_server
+from tests.reliability.conftest import PRODUCTION_BATCHING_FLAGS, car_photos
+from tests.reliability.serving_calls import (
+    NUM_CLASSES,
+    Outcome,
+    predict,
+    predict_request,
+    rss_bytes,
+    string_tensor,
+)
+
+MIB = 1024 * 1024
+CODE = grpc.StatusCode
+SHED_CODES = {CODE.UNAVAILABLE, CODE.RESOURCE_EXHAUSTED}
+# One batch of 4 running, one waiting: anything beyond ~8 concurrent images must be shed.
+TINY_QUEUE = """
+max_batch_size { value: 4 }
+batch_timeout_micros { value: 1000 }
+num_batch_threads { value: 1 }
+max_enqueued_batches { value: 1 }
+"""
+CALLERS = 48
+CALLS_PER_CALLER = 3
+IMAGES_PER_CALL = 4
+
+
+def _report(name: str, **figures: object) -> None:
+    print(f"[reliability] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+class _RssSampler:
+    """Peak RSS of a process, sampled on a thread while a block runs."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = rss_bytes(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_bytes(self.pid))
+
+    def __enter__(self) -> _RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def test_overload_is_shed_memory_bounded_and_recovers(
+    model_base_path: Path, tmp_path: Path
+) -> None:
+    batching = tmp_path / "tiny_queue.txt"
+    batching.write_text(TINY_QUEUE)
+    flags = ("--enable_batching=true", f"--batching_parameters_file={batching}")
+    images = [p.read_bytes() for p in car_photos()[:IMAGES_PER_CALL]]
+    with running_server(model_base_path, extra_flags=flags) as server:
+        with grpc.insecure_channel(server.grpc_target) as channel:
+            assert predict(channel, predict_request(string_tensor(images))).code == CODE.OK
+            baseline = rss_bytes(server.process.pid)
+
+            def caller(_: int) -> list[tuple[Outcome, float]]:
+                timed = []
+                for _ in range(CALLS_PER_CALLER):
+                    began = time.perf_counter()
+                    outcome = predict(channel, predict_request(string_tensor(images)), 60)
+                    timed.append((outcome, time.perf_counter() - began))
+                return timed
+
+            with _RssSampler(server.process.pid) as rss, ThreadPoolExecutor(CALLERS) as pool:
+                timed = [item for batch in pool.map(caller, range(CALLERS)) for item in batch]
+            recovered = predict(channel, predict_request(string_tensor(images)))
+        assert server.process.poll() is None, server.log_tail()
+    codes = Counter(outcome.code for outcome, _ in timed)
+    admitted = [seconds for outcome, seconds in timed if outcome.code == CODE.OK]
+    p99 = float(np.percentile(admitted, 99)) if admitted else float("nan")
+    _report(
+        "overload",
+        requests=len(timed),
+        codes={code.name: n for code, n in codes.items()},
+        admitted_p99_s=round(p99, 2),
+        rss_baseline_mib=baseline // MIB,
+        rss_peak_mib=rss.peak // MIB,
+    )
+    assert set(codes) <= {CODE.OK} | SHED_CODES, codes
+    assert codes[CODE.OK] > 0, "some requests must be admitted"
+    assert sum(codes[code] for code in SHED_CODES) > 0, "a queue of 2 batches must shed 48 callers"
+    assert rss.peak < baseline + 500 * MIB
+    assert recovered.code == CODE.OK and recovered.output_shape == (IMAGES_PER_CALL, NUM_CLASSES)
+
+
+def test_new_version_under_load_fails_no_request(model_base_path: Path, tmp_path: Path) -> None:
+    base = tmp_path / "inception_v1"
+    shutil.copytree(model_base_path / "1", base / "1")
+    flags = (*PRODUCTION_BATCHING_FLAGS, "--file_system_poll_wait_seconds=1")
+    images = [p.read_bytes() for p in car_photos()[:2]]
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    stop = threading.Event()
+    with (
+        running_server(base, extra_flags=flags) as server,
+        grpc.insecure_channel(server.grpc_target) as channel,
+    ):
+
+        def caller() -> None:
+            while not stop.is_set():
+                outcome = predict(channel, predict_request(string_tensor(images)), 60)
+                with lock:
+                    outcomes.append(outcome)
+
+        threads = [threading.Thread(target=caller) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            warmup_deadline = time.monotonic() + 120
+            while len(outcomes) < 10 and time.monotonic() < warmup_deadline:
+                time.sleep(0.05)
+            # Rollout as an operator should do it: write aside, then rename atomically.
+            shutil.copytree(base / "1", base / ".2.partial")
+            (base / ".2.partial").rename(base / "2")
+            swapped_at = time.monotonic()
+            deadline = swapped_at + 120
+            while time.monotonic() < deadline:
+                with lock:
+                    served_v2 = sum(1 for o in outcomes if o.model_version == 2)
+                if served_v2 >= 20:
+                    break
+                time.sleep(0.1)
+            swap_s = time.monotonic() - swapped_at
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=120)
+    versions = Counter(o.model_version for o in outcomes)
+    failed = [o for o in outcomes if o.code != CODE.OK]
+    _report(
+        "version swap",
+        requests=len(outcomes),
+        failed=len(failed),
+        by_version=dict(versions),
+        swap_visible_within_s=round(swap_s, 1),
+    )
+    assert failed == [], failed[:3]
+    assert versions[1] > 0 and versions[2] >= 20, versions
