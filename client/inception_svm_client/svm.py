@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, SignatureMismatchError
 
 ONNX_INPUT_NAME = "features"
 DEFAULT_C = 1.0
@@ -37,6 +37,23 @@ class FeaturizerInfo:
     model_name: str
     model_version: int | None
     signature_name: str
+
+    def check_served(self, model_name: str, signature_name: str, model_version: int | None) -> str:
+        """Refuse features from another model or signature: the SVM's weights mean nothing
+        on them even when the dimension happens to match. Another version of the same model
+        (a re-export of the same checkpoint) is allowed; the returned warning says so."""
+        if (model_name, signature_name) != (self.model_name, self.signature_name):
+            raise SignatureMismatchError(
+                f"the SVM was trained on features of model {self.model_name!r} signature "
+                f"{self.signature_name!r}, but the server answers with model {model_name!r} "
+                f"signature {signature_name!r}"
+            )
+        if None not in (self.model_version, model_version) and model_version != self.model_version:
+            return (
+                f"warning: the SVM was trained on {self.model_name!r} version "
+                f"{self.model_version}, the server now serves version {model_version}"
+            )
+        return ""
 
 
 @dataclass(frozen=True)

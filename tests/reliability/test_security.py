@@ -52,11 +52,6 @@ def test_svm_with_wrong_sha256_is_refused_before_classifying(
     assert accepted.returncode == 0, accepted.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="classify checks only the feature dimension; it never compares the ONNX metadata "
-    "featurizer_model_name/_signature_name with the served GetModelMetadata (classify.py)",
-)
 def test_svm_for_another_featurizer_is_refused_before_classifying(
     reliability_server: ServerHandle, svm_onnx: Path, tmp_path: Path
 ) -> None:

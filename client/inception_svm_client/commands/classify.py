@@ -72,6 +72,12 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         with Featurizer.connect(
             config.channel, config.featurizer, expected_feature_dim=classifier.metadata.feature_dim
         ) as featurizer:
+            served = featurizer.signature()
+            warning = classifier.metadata.featurizer.check_served(
+                served.model_name, served.signature_name, served.model_version
+            )
+            if warning:
+                print(warning, file=sys.stderr)
             inputs = path_inputs(config.sources, stdin=stdin, max_bytes=config.max_image_bytes)
             for result in featurizer.featurize(inputs):
                 if result.features is None:
