@@ -1,0 +1,5 @@
+import sys
+
+from inception_svm_serving.cli import main
+
+sys.exit(main())

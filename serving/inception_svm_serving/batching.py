@@ -1,0 +1,239 @@
+"""Server-side dynamic batching with the semantics of TF Serving's BatchingParameters.
+
+Concurrent requests (tasks) are merged along dimension 0 into batches of at most
+``max_batch_size`` rows; a batch runs when it is full, or when its oldest task has waited
+``batch_timeout_micros``, on one of ``num_batch_threads`` threads. A batch is padded up to the
+next ``allowed_batch_sizes`` entry by repeating its first row, and the padding is sliced off
+the outputs. At most ``max_enqueued_batches`` batches wait; beyond that a task is refused with
+Unavailable at once, so memory never grows without bound. A task larger than
+``max_batch_size`` is split into several tasks (like ``enable_large_batch_splitting``).
+
+If a merged batch fails with InvalidArgument, each of its tasks is re-run alone: one client's
+undecodable image must never fail the other clients whose requests happened to share its batch.
+
+This module knows nothing about gRPC or TensorFlow: it moves numpy arrays to a callable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from inception_svm_serving.config import BatchingOptions
+from inception_svm_serving.errors import InvalidArgument, ServingError, Unavailable
+
+Arrays = Mapping[str, np.ndarray]
+Runner = Callable[[Arrays], dict[str, np.ndarray]]
+_CLOSE_TIMEOUT_S = 60.0
+
+
+class BatchObserver(Protocol):
+    def batch_processed(self, batch_size: int, padded_size: int) -> None: ...
+
+    def task_dequeued(self, queued_seconds: float) -> None: ...
+
+
+class _NullObserver:
+    def batch_processed(self, batch_size: int, padded_size: int) -> None:
+        pass
+
+    def task_dequeued(self, queued_seconds: float) -> None:
+        pass
+
+
+@dataclass
+class _Task:
+    inputs: Arrays
+    size: int
+    key: tuple[object, ...]
+    enqueued_at: float
+    done: threading.Event = field(default_factory=threading.Event)
+    outputs: dict[str, np.ndarray] | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class _Batch:
+    key: tuple[object, ...]
+    created_at: float
+    tasks: list[_Task] = field(default_factory=list)
+    size: int = 0
+
+
+def _compatibility_key(inputs: Arrays) -> tuple[object, ...]:
+    """Tasks can share a batch only if every input agrees on dtype and non-batch dims."""
+    return tuple((k, v.dtype.str, v.shape[1:]) for k, v in sorted(inputs.items()))
+
+
+def _pad(array: np.ndarray, rows: int) -> np.ndarray:
+    if rows == 0:
+        return array
+    return np.concatenate([array, np.repeat(array[:1], rows, axis=0)], axis=0)
+
+
+class BatchScheduler:
+    """One queue per (model version, signature), as in TF Serving's BatchingSession."""
+
+    def __init__(
+        self,
+        options: BatchingOptions,
+        run: Runner,
+        observer: BatchObserver | None = None,
+        name: str = "batch",
+    ) -> None:
+        self._options = options
+        self._run = run
+        self._observer: BatchObserver = observer or _NullObserver()
+        self._timeout_s = options.batch_timeout_micros / 1e6
+        self._queue: deque[_Batch] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+            for i in range(options.num_batch_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(self, inputs: Arrays) -> dict[str, np.ndarray]:
+        """Block until this request's rows have been computed (in whatever batch)."""
+        size = _batch_size(inputs)
+        limit = self._options.max_batch_size
+        starts = range(0, size, limit)
+        tasks = [self._enqueue({k: v[s : s + limit] for k, v in inputs.items()}) for s in starts]
+        for task in tasks:
+            task.done.wait()
+        for task in tasks:
+            if task.error is not None:
+                raise task.error
+        if len(tasks) == 1:
+            assert tasks[0].outputs is not None
+            return tasks[0].outputs
+        keys = tasks[0].outputs.keys() if tasks[0].outputs else ()
+        return {k: np.concatenate([t.outputs[k] for t in tasks if t.outputs]) for k in keys}
+
+    def close(self) -> None:
+        """Run what is queued, then stop the threads; later submits get Unavailable."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=_CLOSE_TIMEOUT_S)
+
+    def _enqueue(self, inputs: Arrays) -> _Task:
+        now = time.monotonic()
+        task = _Task(inputs, _batch_size(inputs), _compatibility_key(inputs), now)
+        with self._cond:
+            if self._closing:
+                raise Unavailable("servable is being unloaded; retry")
+            last = self._queue[-1] if self._queue else None
+            fits = (
+                last is not None
+                and last.key == task.key
+                and last.size + task.size <= self._options.max_batch_size
+            )
+            if not fits:
+                if len(self._queue) >= self._options.max_enqueued_batches:
+                    raise Unavailable(
+                        f"batch queue is full ({self._options.max_enqueued_batches} batches "
+                        "waiting); retry later"
+                    )
+                last = _Batch(task.key, now)
+                self._queue.append(last)
+            assert last is not None
+            last.tasks.append(task)
+            last.size += task.size
+            self._cond.notify()
+        return task
+
+    def _next_batch(self) -> _Batch | None:
+        with self._cond:
+            while True:
+                if self._queue:
+                    head = self._queue[0]
+                    wait = head.created_at + self._timeout_s - time.monotonic()
+                    ready = (
+                        head.size >= self._options.max_batch_size
+                        or len(self._queue) > 1
+                        or self._closing
+                        or wait <= 0
+                    )
+                    if ready:
+                        return self._queue.popleft()
+                    self._cond.wait(timeout=wait)
+                elif self._closing:
+                    return None
+                else:
+                    self._cond.wait()
+
+    def _work(self) -> None:
+        while (batch := self._next_batch()) is not None:
+            now = time.monotonic()
+            for task in batch.tasks:
+                self._observer.task_dequeued(now - task.enqueued_at)
+            self._process(batch.tasks)
+            for task in batch.tasks:
+                task.done.set()
+
+    def _padded_size(self, size: int) -> int:
+        for allowed in self._options.allowed_batch_sizes:
+            if allowed >= size:
+                return allowed
+        return size
+
+    def _run_padded(self, tasks: list[_Task]) -> None:
+        size = sum(t.size for t in tasks)
+        padded = self._padded_size(size)
+        names = tasks[0].inputs.keys()
+        if len(tasks) == 1:
+            merged = {k: _pad(np.asarray(tasks[0].inputs[k]), padded - size) for k in names}
+        else:
+            merged = {
+                k: _pad(np.concatenate([t.inputs[k] for t in tasks]), padded - size) for k in names
+            }
+        outputs = self._run(merged)
+        self._observer.batch_processed(size, padded)
+        start = 0
+        for task in tasks:
+            task.outputs = {}
+            for key, value in outputs.items():
+                if value.ndim == 0 or value.shape[0] != padded:
+                    raise InvalidArgument(
+                        f"output {key!r} has no batch dimension; it cannot be batched"
+                    )
+                task.outputs[key] = value[start : start + task.size]
+            start += task.size
+
+    def _process(self, tasks: list[_Task]) -> None:
+        try:
+            self._run_padded(tasks)
+        except InvalidArgument as error:
+            if len(tasks) == 1:
+                tasks[0].error = error
+                return
+            for task in tasks:
+                try:
+                    self._run_padded([task])
+                except BaseException as single_error:  # reported to that caller only
+                    task.error = single_error
+        except ServingError as error:
+            for task in tasks:
+                task.error = error
+        except Exception as error:  # never kill a batch thread; callers get the error
+            for task in tasks:
+                task.error = error
+
+
+def _batch_size(inputs: Arrays) -> int:
+    sizes = {v.shape[0] if v.ndim else -1 for v in inputs.values()}
+    if len(sizes) != 1 or -1 in sizes:
+        raise InvalidArgument(
+            "with batching enabled all inputs must have the same size in dimension 0"
+        )
+    return sizes.pop()

@@ -1,0 +1,43 @@
+"""``inception-svm serve`` and ``python -m inception_svm_serving``: same TF Serving flags."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from inception_svm_serving.errors import ConfigError
+from inception_svm_serving.flags import add_server_flags, options_from_args
+
+EXIT_USAGE = 2
+
+
+class ServeCommand:
+    name = "serve"
+    help = (
+        "Serve a SavedModel with TF Serving's gRPC/REST API (stand-in for tensorflow_model_server)."
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        add_server_flags(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            options = options_from_args(args)
+            from inception_svm_serving.server import serve  # imports TF: only when serving
+
+            return serve(options)
+        except ConfigError as error:
+            print(f"inception-svm serve: error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+
+
+COMMAND = ServeCommand()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m inception_svm_serving", description=COMMAND.help, allow_abbrev=False
+    )
+    COMMAND.add_arguments(parser)
+    return COMMAND.run(parser.parse_args(argv))

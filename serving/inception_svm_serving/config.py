@@ -1,0 +1,187 @@
+"""Typed home of every server setting: flags plus the three TF Serving config files.
+
+Files are parsed with protobuf ``text_format`` into TF Serving's own messages, so a file that
+tensorflow_model_server would reject is rejected here too, at startup, as a ConfigError.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from inception_svm_serving.config_protos import BatchingParameters, MonitoringConfig
+from inception_svm_serving.errors import ConfigError
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VersionPolicy:
+    """Which numeric version directories under base_path are aspired (TF Serving semantics)."""
+
+    kind: str = "latest"  # "latest" | "all" | "specific"
+    num_versions: int = 1
+    versions: tuple[int, ...] = ()
+
+    def select(self, available: list[int]) -> list[int]:
+        ordered = sorted(available)
+        if self.kind == "all":
+            return ordered
+        if self.kind == "specific":
+            return [v for v in ordered if v in self.versions]
+        return ordered[-self.num_versions :] if ordered else []
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    base_path: Path
+    policy: VersionPolicy = VersionPolicy()
+    version_labels: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class BatchingOptions:
+    """TF Serving BatchingParameters; defaults are tensorflow_model_server's own."""
+
+    max_batch_size: int = 1000
+    batch_timeout_micros: int = 0
+    num_batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_enqueued_batches: int = 10
+    allowed_batch_sizes: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1 or self.num_batch_threads < 1 or self.max_enqueued_batches < 1:
+            raise ConfigError(
+                "max_batch_size, num_batch_threads and max_enqueued_batches must be >= 1"
+            )
+        if self.batch_timeout_micros < 0:
+            raise ConfigError("batch_timeout_micros must be >= 0")
+        sizes = self.allowed_batch_sizes
+        if sizes:
+            if list(sizes) != sorted(set(sizes)) or sizes[0] < 1:
+                raise ConfigError("allowed_batch_sizes must be positive and strictly increasing")
+            if sizes[-1] != self.max_batch_size:
+                raise ConfigError(
+                    f"the last entry of allowed_batch_sizes ({sizes[-1]}) must equal "
+                    f"max_batch_size ({self.max_batch_size})"
+                )
+
+
+@dataclass(frozen=True)
+class MonitoringOptions:
+    prometheus_enabled: bool = False
+    prometheus_path: str = "/monitoring/prometheus/metrics"
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    grpc_port: int
+    rest_api_port: int
+    models: tuple[ModelConfig, ...]
+    batching: BatchingOptions | None
+    monitoring: MonitoringOptions
+    file_system_poll_wait_seconds: int = 1
+    enable_grpc_healthcheck_service: bool = False
+    grpc_max_threads: int = 64
+    grpc_channel_arguments: tuple[tuple[str, int | str], ...] = ()
+    enable_model_warmup: bool = True
+    num_request_iterations_for_warmup: int = 1
+    host: str = "0.0.0.0"
+
+
+def _read_text_proto(path: Path, message: Any, what: str) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {path}: {error}") from error
+    try:
+        return text_format.Parse(text, message)
+    except text_format.ParseError as error:
+        raise ConfigError(f"invalid {what} {path}: {error}") from error
+
+
+def load_model_config_file(path: Path) -> tuple[ModelConfig, ...]:
+    config = _read_text_proto(path, model_server_config_pb2.ModelServerConfig(), "model config")
+    if config.WhichOneof("config") != "model_config_list" or not config.model_config_list.config:
+        raise ConfigError(f"{path}: model_config_list with at least one config is required")
+    models = []
+    for entry in config.model_config_list.config:
+        if not entry.name or not entry.base_path:
+            raise ConfigError(f"{path}: every model config needs name and base_path")
+        if entry.model_platform not in ("", "tensorflow"):
+            raise ConfigError(f"{path}: model_platform {entry.model_platform!r} is not supported")
+        models.append(
+            ModelConfig(
+                name=entry.name,
+                base_path=Path(entry.base_path),
+                policy=_version_policy(entry.model_version_policy, path),
+                version_labels=tuple(sorted(entry.version_labels.items())),
+            )
+        )
+    names = [m.name for m in models]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{path}: duplicate model names {names}")
+    return tuple(models)
+
+
+def _version_policy(policy: Any, path: Path) -> VersionPolicy:
+    kind = policy.WhichOneof("policy_choice")
+    if kind is None or kind == "latest":
+        num = policy.latest.num_versions if kind else 1
+        return VersionPolicy("latest", num_versions=max(num, 1))
+    if kind == "all":
+        return VersionPolicy("all")
+    if kind == "specific":
+        if not policy.specific.versions:
+            raise ConfigError(f"{path}: specific version policy needs at least one version")
+        return VersionPolicy("specific", versions=tuple(policy.specific.versions))
+    raise ConfigError(f"{path}: unsupported version policy {kind}")
+
+
+def load_batching_parameters(path: Path | None) -> BatchingOptions:
+    if path is None:
+        return BatchingOptions()
+    params = _read_text_proto(path, BatchingParameters(), "batching parameters file")
+    defaults = BatchingOptions()
+
+    def value(name: str, default: int) -> int:
+        return int(getattr(params, name).value) if params.HasField(name) else default
+
+    return BatchingOptions(
+        max_batch_size=value("max_batch_size", defaults.max_batch_size),
+        batch_timeout_micros=value("batch_timeout_micros", defaults.batch_timeout_micros),
+        num_batch_threads=value("num_batch_threads", defaults.num_batch_threads),
+        max_enqueued_batches=value("max_enqueued_batches", defaults.max_enqueued_batches),
+        allowed_batch_sizes=tuple(int(s) for s in params.allowed_batch_sizes),
+    )
+
+
+def load_monitoring_config(path: Path | None) -> MonitoringOptions:
+    if path is None:
+        return MonitoringOptions()
+    config = _read_text_proto(path, MonitoringConfig(), "monitoring config")
+    prometheus = config.prometheus_config
+    return MonitoringOptions(
+        prometheus_enabled=bool(prometheus.enable),
+        prometheus_path=prometheus.path or MonitoringOptions().prometheus_path,
+    )
+
+
+def parse_grpc_channel_arguments(text: str) -> tuple[tuple[str, int | str], ...]:
+    """``k=v,k=v`` as tensorflow_model_server parses it: ints where they parse, else strings."""
+    arguments: list[tuple[str, int | str]] = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--grpc_channel_arguments: expected key=value, got {item!r}")
+        try:
+            arguments.append((key, int(raw)))
+        except ValueError:
+            arguments.append((key, raw))
+    return tuple(arguments)

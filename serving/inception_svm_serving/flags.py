@@ -1,0 +1,95 @@
+"""tensorflow_model_server's flag names, so one command line works with either server.
+
+Only the flags the stand-in honours are accepted; anything else is an argparse error (exit 2),
+never silently ignored. Stand-in meanings that differ from the real server:
+``--grpc_max_threads`` sizes the gRPC handler thread pool; ``--grpc_channel_arguments`` is
+passed to grpcio as server options (ints where they parse, like the real server); with neither
+max message length given, the stand-in uses 64 MiB (the real server uses INT32_MAX).
+tensorflow_model_server always binds all interfaces and has no flag for it; the stand-in
+does the same unless ``INCEPTION_SVM_BIND_HOST`` is set (tests set 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from inception_svm_serving.config import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ModelConfig,
+    ServerOptions,
+    load_batching_parameters,
+    load_model_config_file,
+    load_monitoring_config,
+    parse_grpc_channel_arguments,
+)
+from inception_svm_serving.errors import ConfigError
+
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+BIND_HOST_ENV = "INCEPTION_SVM_BIND_HOST"
+_MESSAGE_LIMITS = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
+
+
+def parse_bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def add_server_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--port", type=int, default=8500, help="gRPC port")
+    add("--rest_api_port", type=int, default=0, help="REST port; 0 disables REST")
+    add("--model_name", default="default", help="ignored with --model_config_file")
+    add("--model_base_path", type=Path, help="ignored with --model_config_file")
+    add("--model_config_file", type=Path, help="ModelServerConfig text proto")
+    for name, default, text in (
+        ("enable_batching", False, "merge concurrent requests into batches"),
+        ("enable_grpc_healthcheck_service", False, "serve grpc.health.v1.Health"),
+        ("enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests"),
+    ):
+        add(f"--{name}", type=parse_bool, nargs="?", const=True, default=default, help=text)
+    add("--batching_parameters_file", type=Path, help="BatchingParameters text proto")
+    add("--monitoring_config_file", type=Path, help="MonitoringConfig text proto")
+    add("--file_system_poll_wait_seconds", type=int, default=1, help="version poll period")
+    add("--grpc_max_threads", type=int, default=64, help="gRPC handler threads")
+    add("--grpc_channel_arguments", default="", help="k=v,k=v gRPC server options")
+    add("--num_request_iterations_for_warmup", type=int, default=1)
+
+
+def options_from_args(args: argparse.Namespace) -> ServerOptions:
+    """Namespace -> ServerOptions, reading the config files; raises ConfigError."""
+    if args.model_config_file is not None:
+        models = load_model_config_file(args.model_config_file)
+    elif args.model_base_path is not None:
+        models = (ModelConfig(name=args.model_name, base_path=args.model_base_path),)
+    else:
+        raise ConfigError("either --model_config_file or --model_base_path is required")
+    if args.port == args.rest_api_port:
+        raise ConfigError("--rest_api_port cannot be the same as --port")
+    if args.grpc_max_threads < 1:
+        raise ConfigError("--grpc_max_threads must be >= 1")
+    channel_arguments = dict(parse_grpc_channel_arguments(args.grpc_channel_arguments))
+    for key in _MESSAGE_LIMITS:
+        channel_arguments.setdefault(key, DEFAULT_MAX_MESSAGE_BYTES)
+    return ServerOptions(
+        grpc_port=args.port,
+        rest_api_port=args.rest_api_port,
+        models=models,
+        batching=load_batching_parameters(args.batching_parameters_file)
+        if args.enable_batching
+        else None,
+        monitoring=load_monitoring_config(args.monitoring_config_file),
+        file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
+        enable_grpc_healthcheck_service=args.enable_grpc_healthcheck_service,
+        grpc_max_threads=args.grpc_max_threads,
+        grpc_channel_arguments=tuple(channel_arguments.items()),
+        enable_model_warmup=args.enable_model_warmup,
+        num_request_iterations_for_warmup=max(args.num_request_iterations_for_warmup, 1),
+        host=os.environ.get(BIND_HOST_ENV, "0.0.0.0"),
+    )

@@ -1,0 +1,242 @@
+"""Which versions of which models are loaded, and swapping them without failing requests.
+
+Availability-preserving like TF Serving's AspiredVersionsManager: a new version is loaded and
+warmed up before it is published; only then is the old one unpublished, and it is unloaded once
+the requests already holding it have finished. Requests hold a servable through ``acquire``,
+whose resolve-and-count step happens under the same lock as publishing, so a request can never
+get a servable that is being torn down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import gc
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inception_svm_serving.batching import BatchScheduler
+from inception_svm_serving.config import BatchingOptions, ModelConfig
+from inception_svm_serving.errors import NotFound, Unavailable
+from inception_svm_serving.logs import log_event
+from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.runtime import LoadedModel, load_model
+
+_UNLOAD_DRAIN_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: str  # START | LOADING | AVAILABLE | UNLOADING | END (TF Serving's ManagerState)
+    error: str = ""
+
+
+class Servable:
+    """A loaded version plus its batch queues; counts the requests currently using it."""
+
+    def __init__(
+        self, model: LoadedModel, batching: BatchingOptions | None, metrics: ServerMetrics
+    ) -> None:
+        self.model = model
+        self.version = model.version
+        self._inflight = 0
+        self._idle = threading.Condition()
+        self._schedulers: dict[str, BatchScheduler] = {}
+        if batching is not None:
+            for signature in model.signatures:
+                self._schedulers[signature] = BatchScheduler(
+                    batching,
+                    functools.partial(model.run, signature),
+                    metrics.batch_observer(model.name, signature),
+                    name=f"{model.name}-v{model.version}-{signature}",
+                )
+
+    def execute(self, signature: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        scheduler = self._schedulers.get(signature)
+        if scheduler is None:
+            return self.model.run(signature, inputs)
+        return scheduler.submit(inputs)
+
+    def _enter(self) -> None:
+        with self._idle:
+            self._inflight += 1
+
+    def _exit(self) -> None:
+        with self._idle:
+            self._inflight -= 1
+            self._idle.notify_all()
+
+    def drain_and_close(self) -> None:
+        with self._idle:
+            self._idle.wait_for(lambda: self._inflight == 0, timeout=_UNLOAD_DRAIN_TIMEOUT_S)
+        for scheduler in self._schedulers.values():
+            scheduler.close()
+
+
+def _numeric_versions(base_path: Path) -> list[int]:
+    try:
+        entries = list(base_path.iterdir())
+    except OSError:
+        return []
+    return [int(p.name) for p in entries if p.is_dir() and p.name.isdigit()]
+
+
+class ModelManager:
+    def __init__(
+        self,
+        models: tuple[ModelConfig, ...],
+        batching: BatchingOptions | None,
+        metrics: ServerMetrics,
+        warmup_iterations: int = 1,
+    ) -> None:
+        self._configs = {m.name: m for m in models}
+        self._batching = batching
+        self._metrics = metrics
+        self._warmup_iterations = warmup_iterations
+        self._lock = threading.Lock()
+        self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
+        self._status: dict[str, dict[int, VersionStatus]] = {m.name: {} for m in models}
+        self._failed: set[tuple[str, int]] = set()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def poll_once(self) -> None:
+        for config in self._configs.values():
+            self._reconcile(config)
+
+    def start_polling(self, period_s: float) -> None:
+        if period_s <= 0:
+            return
+
+        def loop() -> None:
+            while not self._stop.wait(period_s):
+                try:
+                    self.poll_once()
+                except Exception as error:  # keep polling; the old version keeps serving
+                    log_event("poll_failed", error=repr(error))
+
+        self._poller = threading.Thread(target=loop, name="version-poller", daemon=True)
+        self._poller.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.join(timeout=30)
+
+    def all_models_available(self) -> bool:
+        with self._lock:
+            return all(self._serving[name] for name in self._configs)
+
+    # -- requests --------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def acquire(
+        self, name: str, version: int | None = None, label: str | None = None
+    ) -> Iterator[Servable]:
+        with self._lock:
+            servable = self._resolve(name, version, label)
+            servable._enter()
+        try:
+            yield servable
+        finally:
+            servable._exit()
+
+    def status(self, name: str, version: int | None = None) -> list[VersionStatus]:
+        with self._lock:
+            if name not in self._configs:
+                raise NotFound(f"Could not find any versions of model {name}")
+            statuses = sorted(self._status[name].values(), key=lambda s: s.version)
+        if version is not None:
+            statuses = [s for s in statuses if s.version == version]
+            if not statuses:
+                raise NotFound(f"Could not find version {version} of model {name}")
+        if not statuses:
+            raise NotFound(f"Could not find any versions of model {name}")
+        return statuses
+
+    def _resolve(self, name: str, version: int | None, label: str | None) -> Servable:
+        if name not in self._configs:
+            raise NotFound(f"Servable not found for request: Latest({name})")
+        loaded = self._serving[name]
+        if label is not None:
+            labels = dict(self._configs[name].version_labels)
+            if label not in labels:
+                raise NotFound(f"Unrecognized servable version label: {label}")
+            version = labels[label]
+        if version is None:
+            if not loaded:
+                raise Unavailable(f"model {name} has no version loaded yet")
+            return loaded[max(loaded)]
+        if version not in loaded:
+            raise NotFound(f"Servable not found for request: Specific({name}, {version})")
+        return loaded[version]
+
+    # -- version reconciliation ------------------------------------------------------------
+    def _set_status(self, name: str, status: VersionStatus) -> None:
+        with self._lock:
+            self._status[name][status.version] = status
+
+    def _reconcile(self, config: ModelConfig) -> None:
+        aspired = set(config.policy.select(_numeric_versions(config.base_path)))
+        with self._lock:
+            loaded = set(self._serving[config.name])
+        for version in sorted(aspired - loaded):
+            if (config.name, version) not in self._failed:
+                self._load(config, version)
+        with self._lock:
+            available = set(self._serving[config.name])
+            retire = available - aspired if available & aspired else set()
+            retired = [self._serving[config.name].pop(v) for v in sorted(retire)]
+        for servable in retired:
+            self._unload(config.name, servable)
+
+    def _load(self, config: ModelConfig, version: int) -> None:
+        name = config.name
+        self._set_status(name, VersionStatus(version, "LOADING"))
+        log_event("model_loading", model=name, version=version)
+        try:
+            model = load_model(name, version, config.base_path / str(version))
+            self._metrics.load_latency.labels(name).observe(model.load_seconds * 1e6)
+            servable = Servable(model, self._batching, self._metrics)
+            warmup_seconds, replayed = self._warm_up(servable)
+        except Exception as error:  # a bad export must not take the server down
+            self._failed.add((name, version))
+            self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
+            log_event("model_load_failed", model=name, version=version, error=str(error))
+            return
+        with self._lock:
+            self._serving[name][version] = servable
+            self._status[name][version] = VersionStatus(version, "AVAILABLE")
+        log_event(
+            "model_available",
+            model=name,
+            version=version,
+            load_s=round(model.load_seconds, 3),
+            warmup_s=round(warmup_seconds, 3),
+            warmup_requests=replayed,
+        )
+
+    def _warm_up(self, servable: Servable) -> tuple[float, int]:
+        started = time.monotonic()
+        requests = servable.model.warmup_requests()
+        for _ in range(self._warmup_iterations):
+            for signature, inputs in requests:
+                servable.execute(signature, inputs)
+        seconds = time.monotonic() - started
+        self._metrics.warmup_latency.labels(servable.model.name).observe(seconds * 1e6)
+        return seconds, len(requests) * self._warmup_iterations
+
+    def _unload(self, name: str, servable: Servable) -> None:
+        self._set_status(name, VersionStatus(servable.version, "UNLOADING"))
+        servable.drain_and_close()
+        version = servable.version
+        self._set_status(name, VersionStatus(version, "END"))
+        del servable
+        gc.collect()
+        log_event("model_unloaded", model=name, version=version)

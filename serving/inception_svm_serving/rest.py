@@ -1,0 +1,168 @@
+"""TF Serving's REST API on --rest_api_port (stdlib HTTP server, one thread per connection).
+
+Routes: ``GET /v1/models/NAME[/versions/N|/labels/L]`` (status), ``GET .../metadata``,
+``POST ...:predict``, and the Prometheus path from --monitoring_config_file, which the real
+server also serves on its REST port. Errors use TF Serving's ``{"error": "..."}`` body with the
+HTTP status mapped in errors.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from google.protobuf import json_format
+from tensorflow_serving.apis import get_model_metadata_pb2
+
+from inception_svm_serving.config import DEFAULT_MAX_MESSAGE_BYTES, MonitoringOptions
+from inception_svm_serving.data_plane import DataPlane, ModelRef
+from inception_svm_serving.errors import (
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    ServingError,
+    as_serving_error,
+    rest_error_body,
+)
+from inception_svm_serving.logs import log_event
+from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.rest_json import parse_predict_body, predict_response
+from inception_svm_serving.servicer import status_response
+
+_ROUTE = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)"
+    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+    r"(?P<suffix>/metadata|:predict|:classify|:regress)?$"
+)
+
+
+def _json_proto(message: Any) -> Any:
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+
+
+class RestApi:
+    """Routing and JSON, independent of the HTTP server plumbing."""
+
+    def __init__(self, plane: DataPlane, metrics: ServerMetrics, monitoring: MonitoringOptions):
+        self._plane = plane
+        self._metrics = metrics
+        self._monitoring = monitoring
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+        path = path.split("?", 1)[0]
+        if (
+            method == "GET"
+            and self._monitoring.prometheus_enabled
+            and path == self._monitoring.prometheus_path
+        ):
+            return 200, "text/plain; version=0.0.4", self._metrics.exposition()
+        started = time.perf_counter()
+        match = _ROUTE.match(path)
+        name = match.group("name") if match else ""
+        api = "unknown"
+        try:
+            if match is None:
+                raise NotFound(f"Malformed request: {method} {path}")
+            suffix = match.group("suffix") or ""
+            api = {"/metadata": "metadata", ":predict": "predict", "": "status"}.get(suffix, "")
+            version = int(match.group("version")) if match.group("version") else None
+            ref = ModelRef(name, version, match.group("label"))
+            payload = self._dispatch(method, api, ref, body)
+        except Exception as raw:
+            error = as_serving_error(raw)
+            self._record(name, api, error.code.name, started)
+            if error.code.name == "INTERNAL":
+                log_event("request_failed", api=api, model=name, error=error.message)
+            return int(error.code.http_status), "application/json", rest_error_body(error)
+        self._record(name, api, "OK", started)
+        return 200, "application/json", json.dumps(payload).encode("utf-8")
+
+    def _record(self, model: str, api: str, status: str, started: float) -> None:
+        labels = (model, "", api, "REST")
+        self._metrics.request_count.labels(*labels, status).inc()
+        self._metrics.request_latency.labels(*labels).observe((time.perf_counter() - started) * 1e6)
+
+    def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes) -> Any:
+        if api == "status" and method == "GET":
+            if ref.label is not None:
+                raise InvalidArgument("model status takes a version, not a label")
+            return _json_proto(status_response(self._plane.status(ref.name, ref.version)))
+        if api == "metadata" and method == "GET":
+            metadata = self._plane.metadata(ref)
+            signature_map = get_model_metadata_pb2.SignatureDefMap()
+            for key, signature_def in metadata.signature_def.items():
+                signature_map.signature_def[key].CopyFrom(signature_def)
+            return {
+                "model_spec": {
+                    "name": metadata.model_name,
+                    "signature_name": "",
+                    "version": str(metadata.version),
+                },
+                "metadata": {"signature_def": _json_proto(signature_map)},
+            }
+        if api == "predict" and method == "POST":
+            try:
+                request = json.loads(body or b"null")
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise InvalidArgument(f"JSON parse error: {error}") from error
+            if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
+                ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
+            signature = self._plane.signature(ref)
+            inputs, row_format = parse_predict_body(request, signature)
+            result = self._plane.predict(ref, inputs)
+            return predict_response(result.outputs, row_format)
+        raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    api: RestApi
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > DEFAULT_MAX_MESSAGE_BYTES:
+            error: ServingError = ResourceExhausted(
+                f"request body of {length} bytes exceeds {DEFAULT_MAX_MESSAGE_BYTES}"
+            )
+            self._reply(int(error.code.http_status), "application/json", rest_error_body(error))
+            self.close_connection = True
+            return
+        body = self.rfile.read(length) if length else b""
+        self._reply(*self.api.handle(method, self.path, body))
+
+    def _reply(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        self._serve("GET")
+
+    def do_POST(self) -> None:
+        self._serve("POST")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Access logs would be one unstructured line per request; metrics cover them."""
+
+
+class RestServer:
+    def __init__(self, host: str, port: int, api: RestApi) -> None:
+        handler = type("RestHandler", (_Handler,), {"api": api})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="rest", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,119 @@
+"""TF Serving's REST JSON <-> numpy: row ("instances") and columnar ("inputs") formats.
+
+Strings travel as JSON strings, binary data as ``{"b64": "..."}``, exactly as the real server
+expects; numbers are converted to the signature's dtype, and a value that does not fit is an
+INVALID_ARGUMENT naming the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from inception_svm_serving.errors import InvalidArgument
+from inception_svm_serving.runtime import SignatureSpec, TensorSpec
+
+
+def _decode_strings(alias: str, value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) != {"b64"} or not isinstance(value["b64"], str):
+            raise InvalidArgument(f'input \'{alias}\': objects must be {{"b64": "..."}}')
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except binascii.Error as error:
+            raise InvalidArgument(f"input '{alias}': invalid base64: {error}") from error
+    if isinstance(value, list):
+        return [_decode_strings(alias, v) for v in value]
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise InvalidArgument(f"input '{alias}': expected strings or {{\"b64\": ...}} objects")
+
+
+def _to_array(spec: TensorSpec, value: Any) -> np.ndarray:
+    if spec.dtype == object:
+        decoded = _decode_strings(spec.alias, value)
+        array = np.empty(_nested_shape(decoded), dtype=object)
+        array[...] = decoded
+        return array
+    try:
+        return np.asarray(value, dtype=spec.dtype)
+    except (ValueError, TypeError) as error:
+        raise InvalidArgument(
+            f"input '{spec.alias}': cannot convert to {spec.dtype_name}: {error}"
+        ) from error
+
+
+def _nested_shape(value: Any) -> tuple[int, ...]:
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        if not value:
+            break
+        value = value[0]
+    return tuple(shape)
+
+
+def parse_predict_body(body: Any, signature: SignatureSpec) -> tuple[dict[str, np.ndarray], bool]:
+    """Returns (inputs, row_format)."""
+    if not isinstance(body, dict):
+        raise InvalidArgument("request body must be a JSON object")
+    has_rows, has_columns = "instances" in body, "inputs" in body
+    if has_rows == has_columns:
+        raise InvalidArgument('request must contain exactly one of "instances" or "inputs"')
+    aliases = list(signature.inputs)
+    if has_rows:
+        instances = body["instances"]
+        if not isinstance(instances, list):
+            raise InvalidArgument('"instances" must be a list')
+        columns: dict[str, list[Any]] = {a: [] for a in aliases}
+        for row in instances:
+            named = isinstance(row, dict) and "b64" not in row
+            if not named and len(aliases) != 1:
+                raise InvalidArgument("each instance must be an object naming every input")
+            values = row if named else {aliases[0]: row}
+            for alias in aliases:
+                if alias not in values:
+                    raise InvalidArgument(f"instance is missing input '{alias}'")
+                columns[alias].append(values[alias])
+        raw: Mapping[str, Any] = columns
+    else:
+        inputs = body["inputs"]
+        named = isinstance(inputs, dict) and "b64" not in inputs
+        raw = inputs if named else {aliases[0]: inputs} if len(aliases) == 1 else {}
+        if not raw:
+            raise InvalidArgument('"inputs" must be an object naming every input')
+    unknown = [k for k in raw if k not in signature.inputs]
+    if unknown:
+        raise InvalidArgument(f"unknown inputs: {', '.join(unknown)}")
+    return {k: _to_array(signature.inputs[k], v) for k, v in raw.items()}, has_rows
+
+
+def _jsonable(alias: str, array: np.ndarray) -> Any:
+    if array.dtype == object or array.dtype.kind == "S":
+        as_bytes = alias.endswith("_bytes")
+
+        def convert(item: Any) -> Any:
+            if isinstance(item, list):
+                return [convert(i) for i in item]
+            if as_bytes:
+                return {"b64": base64.b64encode(item).decode("ascii")}
+            return item.decode("utf-8", errors="replace")
+
+        return convert(array.tolist())
+    return array.tolist()
+
+
+def predict_response(outputs: Mapping[str, np.ndarray], row_format: bool) -> dict[str, Any]:
+    if not row_format:
+        columns = {k: _jsonable(k, v) for k, v in outputs.items()}
+        return {"outputs": next(iter(columns.values())) if len(columns) == 1 else columns}
+    if len(outputs) == 1:
+        ((alias, array),) = outputs.items()
+        return {"predictions": _jsonable(alias, array)}
+    per_output = {k: _jsonable(k, v) for k, v in outputs.items()}
+    rows = len(next(iter(per_output.values())))
+    return {"predictions": [{k: v[i] for k, v in per_output.items()} for i in range(rows)]}

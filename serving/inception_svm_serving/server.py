@@ -1,0 +1,103 @@
+"""Wiring: gRPC + REST up first (health NOT_SERVING), then load and warm models, then SERVING.
+
+Shutdown on SIGTERM/SIGINT is graceful: health flips to NOT_SERVING, in-flight RPCs get a grace
+period, then the batch threads and the version poller stop.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from concurrent import futures
+from types import FrameType
+
+import grpc
+from grpc_health.v1 import health_pb2_grpc
+from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
+
+from inception_svm_serving.config import ServerOptions
+from inception_svm_serving.data_plane import DataPlane
+from inception_svm_serving.errors import ConfigError
+from inception_svm_serving.health import HealthState
+from inception_svm_serving.logs import log_event
+from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.model_manager import ModelManager
+from inception_svm_serving.rest import RestApi, RestServer
+from inception_svm_serving.servicer import build_servicers
+
+_GRACE_S = 5.0
+
+
+def serve(options: ServerOptions) -> int:
+    """Run until SIGTERM/SIGINT. Returns the process exit code."""
+    started = time.monotonic()
+    metrics = ServerMetrics()
+    manager = ModelManager(
+        options.models,
+        options.batching,
+        metrics,
+        warmup_iterations=options.num_request_iterations_for_warmup
+        if options.enable_model_warmup
+        else 0,
+    )
+    plane = DataPlane(manager)
+    health = HealthState()
+    grpc_server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=options.grpc_max_threads),
+        options=list(options.grpc_channel_arguments),
+        maximum_concurrent_rpcs=None,
+    )
+    prediction, model_service = build_servicers(plane, metrics)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, grpc_server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(model_service, grpc_server)
+    if options.enable_grpc_healthcheck_service:
+        health_pb2_grpc.add_HealthServicer_to_server(health.servicer, grpc_server)
+    address = f"{options.host}:{options.grpc_port}"
+    if grpc_server.add_insecure_port(address) == 0:
+        raise ConfigError(f"cannot bind gRPC port {address}")
+    rest: RestServer | None = None
+    if options.rest_api_port:
+        try:
+            rest = RestServer(
+                options.host, options.rest_api_port, RestApi(plane, metrics, options.monitoring)
+            )
+        except OSError as error:
+            raise ConfigError(f"cannot bind REST port {options.rest_api_port}: {error}") from error
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    grpc_server.start()
+    if rest is not None:
+        rest.start()
+    log_event(
+        "server_listening",
+        grpc=address,
+        rest_port=options.rest_api_port,
+        batching=options.batching is not None,
+    )
+    manager.poll_once()
+    if not manager.all_models_available():
+        log_event("initial_load_incomplete", detail="serving NOT_SERVING until a version loads")
+    while not stop.is_set() and not manager.all_models_available():
+        stop.wait(max(options.file_system_poll_wait_seconds, 1))
+        manager.poll_once()
+    if not stop.is_set():
+        health.set_serving(True)
+        log_event("serving", load_to_serving_s=round(time.monotonic() - started, 3))
+        manager.start_polling(options.file_system_poll_wait_seconds)
+    stop.wait()
+    log_event("shutting_down")
+    health.set_serving(False)
+    grpc_server.stop(_GRACE_S).wait(_GRACE_S + 1)
+    if rest is not None:
+        rest.stop()
+    manager.stop()
+    log_event("stopped")
+    return 0

@@ -1,0 +1,163 @@
+"""gRPC PredictionService and ModelService on the official tensorflow_serving.apis stubs.
+
+Only protocol work happens here: TensorProto <-> numpy with TF's own ``make_ndarray`` /
+``make_tensor_proto`` (numeric outputs travel as ``tensor_content``, as in TF Serving), and one
+wrapper that turns any error into its status code and records the request metrics.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from inception_svm_serving.data_plane import DataPlane, ModelRef
+from inception_svm_serving.errors import InvalidArgument, Unimplemented, as_serving_error
+from inception_svm_serving.logs import log_event
+from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.model_manager import VersionStatus
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Handler = Callable[[Any, Request, grpc.ServicerContext], Response]
+
+_STATE_ENUM = {
+    "START": get_model_status_pb2.ModelVersionStatus.START,
+    "LOADING": get_model_status_pb2.ModelVersionStatus.LOADING,
+    "AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
+    "UNLOADING": get_model_status_pb2.ModelVersionStatus.UNLOADING,
+    "END": get_model_status_pb2.ModelVersionStatus.END,
+}
+_UNKNOWN_ERROR_CODE = 2
+
+
+def model_ref(model_spec: Any) -> ModelRef:
+    choice = model_spec.WhichOneof("version_choice")
+    return ModelRef(
+        name=model_spec.name,
+        version=model_spec.version.value if choice == "version" else None,
+        label=model_spec.version_label if choice == "version_label" else None,
+        signature_name=getattr(model_spec, "signature_name", ""),
+    )
+
+
+def tensor_to_array(name: str, tensor: Any) -> np.ndarray:
+    try:
+        return np.asarray(tf.make_ndarray(tensor))
+    except Exception as error:
+        raise InvalidArgument(f"input '{name}': malformed TensorProto: {error}") from error
+
+
+def array_to_tensor(array: np.ndarray) -> Any:
+    return tf.make_tensor_proto(array)
+
+
+def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
+    """The one gRPC error boundary: ServingError -> status; anything else -> INTERNAL."""
+
+    def decorate(handler: Handler[Any, Any]) -> Handler[Any, Any]:
+        @functools.wraps(handler)
+        def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+            started = time.perf_counter()
+            spec = getattr(request, "model_spec", None)
+            model = spec.name if spec is not None else getattr(request, "name", "")
+            signature = getattr(spec, "signature_name", "") if spec is not None else ""
+            labels = (model, signature, api, "GRPC")
+            try:
+                response = handler(self, request, context)
+            except Exception as raw:
+                error = as_serving_error(raw)
+                metrics.request_count.labels(*labels, error.code.name).inc()
+                if error.code.name == "INTERNAL":
+                    log_event("request_failed", api=api, model=model, error=error.message)
+                context.abort(error.code.grpc_code, error.message)
+            metrics.request_count.labels(*labels, "OK").inc()
+            metrics.request_latency.labels(*labels).observe((time.perf_counter() - started) * 1e6)
+            return response
+
+        return wrapper
+
+    return decorate
+
+
+def status_response(statuses: list[VersionStatus]) -> Any:
+    response = get_model_status_pb2.GetModelStatusResponse()
+    for status in statuses:
+        entry = response.model_version_status.add(version=status.version)
+        entry.state = _STATE_ENUM[status.state]
+        entry.status.SetInParent()  # TF Serving always reports a status, OK included
+        if status.error:
+            entry.status.error_code = _UNKNOWN_ERROR_CODE
+            entry.status.error_message = status.error
+    return response
+
+
+def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]:
+    class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+        @rpc("predict", metrics)
+        def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
+            ref = model_ref(request.model_spec)
+            inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
+            result = plane.predict(ref, inputs, list(request.output_filter))
+            response = predict_pb2.PredictResponse()
+            response.model_spec.name = result.model_name
+            response.model_spec.version.value = result.version
+            response.model_spec.signature_name = result.signature_name
+            for key, value in result.outputs.items():
+                response.outputs[key].CopyFrom(array_to_tensor(value))
+            return response
+
+        @rpc("metadata", metrics)
+        def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
+            unsupported = [f for f in request.metadata_field if f != "signature_def"]
+            if unsupported or not request.metadata_field:
+                raise InvalidArgument(
+                    f"metadata_field must be ['signature_def'], got {list(request.metadata_field)}"
+                )
+            metadata = plane.metadata(model_ref(request.model_spec))
+            signature_map = get_model_metadata_pb2.SignatureDefMap()
+            for key, signature_def in metadata.signature_def.items():
+                signature_map.signature_def[key].CopyFrom(signature_def)
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.model_spec.name = metadata.model_name
+            response.model_spec.version.value = metadata.version
+            response.metadata["signature_def"].Pack(signature_map)
+            return response
+
+        @rpc("classify", metrics)
+        def Classify(self, request: Any, context: grpc.ServicerContext) -> Any:
+            raise Unimplemented("Classify is not supported: the model has predict signatures")
+
+        @rpc("regress", metrics)
+        def Regress(self, request: Any, context: grpc.ServicerContext) -> Any:
+            raise Unimplemented("Regress is not supported: the model has predict signatures")
+
+        @rpc("multi_inference", metrics)
+        def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:
+            raise Unimplemented("MultiInference is not supported")
+
+    class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
+        @rpc("status", metrics)
+        def GetModelStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
+            ref = model_ref(request.model_spec)
+            if ref.label is not None:
+                raise InvalidArgument("GetModelStatus takes a version, not a version_label")
+            return status_response(plane.status(ref.name, ref.version))
+
+        @rpc("reload_config", metrics)
+        def HandleReloadConfigRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
+            raise Unimplemented("config reload: restart the server with the new config file")
+
+    return PredictionServicer(), ModelServicer()

@@ -1,0 +1,106 @@
+"""BatchScheduler semantics on plain numpy (no TF, no gRPC): fast and deterministic."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+
+import numpy as np
+import pytest
+
+from inception_svm_serving.batching import BatchScheduler
+from inception_svm_serving.config import BatchingOptions
+from inception_svm_serving.errors import InvalidArgument, Unavailable
+
+
+class RecordingRunner:
+    """Doubles its input; remembers batch sizes; rejects negative values like a bad image."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.sizes: list[int] = []
+        self.gate = gate
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.gate is not None:
+            self.gate.wait(timeout=30)
+        x = inputs["x"]
+        self.sizes.append(len(x))
+        if (x < 0).any():
+            raise InvalidArgument("negative value")
+        return {"y": x * 2}
+
+
+def options(**overrides: int | tuple[int, ...]) -> BatchingOptions:
+    values: dict = dict(
+        max_batch_size=8, batch_timeout_micros=50_000, num_batch_threads=1, max_enqueued_batches=4
+    )
+    values.update(overrides)
+    return BatchingOptions(**values)
+
+
+def submit_all(scheduler: BatchScheduler, arrays: list[np.ndarray]) -> list[object]:
+    def one(array: np.ndarray) -> object:
+        try:
+            return scheduler.submit({"x": array})["y"]
+        except Exception as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=len(arrays)) as pool:
+        return list(pool.map(one, arrays))
+
+
+def test_concurrent_tasks_merge_and_results_go_back_to_their_callers() -> None:
+    runner = RecordingRunner()
+    scheduler = BatchScheduler(options(allowed_batch_sizes=(4, 8)), runner)
+    arrays = [np.full((1, 3), i, np.float32) for i in range(6)]
+    results = submit_all(scheduler, arrays)
+    scheduler.close()
+    for array, result in zip(arrays, results, strict=True):
+        np.testing.assert_array_equal(result, array * 2)
+    assert max(runner.sizes) > 1
+    assert all(size in (4, 8) for size in runner.sizes)  # padded to allowed sizes
+
+
+def test_large_task_is_split_at_max_batch_size() -> None:
+    runner = RecordingRunner()
+    scheduler = BatchScheduler(options(batch_timeout_micros=0), runner)
+    x = np.arange(20, dtype=np.float32).reshape(20, 1)
+    np.testing.assert_array_equal(scheduler.submit({"x": x})["y"], x * 2)
+    scheduler.close()
+    assert sorted(runner.sizes) == [4, 8, 8]
+
+
+def test_bad_task_fails_alone_inside_a_merged_batch() -> None:
+    scheduler = BatchScheduler(options(), RecordingRunner())
+    arrays = [np.full((1, 2), v, np.float32) for v in (1, 2, -1, 3)]
+    results = submit_all(scheduler, arrays)
+    scheduler.close()
+    assert isinstance(results[2], InvalidArgument)
+    for i in (0, 1, 3):
+        np.testing.assert_array_equal(results[i], arrays[i] * 2)
+
+
+def test_full_queue_is_unavailable_not_unbounded() -> None:
+    gate = threading.Event()
+    scheduler = BatchScheduler(
+        options(max_batch_size=1, max_enqueued_batches=2, batch_timeout_micros=0),
+        RecordingRunner(gate),
+    )
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [
+            pool.submit(scheduler.submit, {"x": np.ones((1, 1), np.float32)}) for _ in range(8)
+        ]
+        refused = next(f for f in as_completed(futures, timeout=30))  # refusals return at once
+        assert isinstance(refused.exception(), Unavailable)
+        gate.set()
+        outcomes = [f.exception() for f in futures]
+    scheduler.close()
+    assert any(outcome is None for outcome in outcomes)
+
+
+def test_closed_scheduler_refuses_new_tasks() -> None:
+    scheduler = BatchScheduler(options(), RecordingRunner())
+    scheduler.close()
+    with pytest.raises(Unavailable):
+        scheduler.submit({"x": np.ones((1, 1), np.float32)})

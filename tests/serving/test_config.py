@@ -1,0 +1,124 @@
+"""Config files and flags: what the real server accepts, the stand-in accepts, and vice versa."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inception_svm_serving.config import (
+    BatchingOptions,
+    VersionPolicy,
+    load_batching_parameters,
+    load_model_config_file,
+    load_monitoring_config,
+)
+from inception_svm_serving.errors import ConfigError
+from inception_svm_serving.flags import add_server_flags, options_from_args
+from inception_svm_serving.launch import local_command, read_args_file
+from tests.harness import BATCHING_PARAMETERS, MONITORING_CONFIG, REPO_ROOT, SERVING_DIR
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(allow_abbrev=False, exit_on_error=False)
+    add_server_flags(parser)
+    return parser.parse_args(argv)
+
+
+def test_repository_config_files_parse() -> None:
+    (model,) = load_model_config_file(SERVING_DIR / "models.config")
+    assert (model.name, str(model.base_path)) == ("inception_v1", "/models/inception_v1")
+    assert model.policy == VersionPolicy("latest", num_versions=1)
+    batching = load_batching_parameters(BATCHING_PARAMETERS)
+    assert batching.allowed_batch_sizes[-1] == batching.max_batch_size
+    load_batching_parameters(SERVING_DIR / "batching_parameters_gpu.txt")
+    monitoring = load_monitoring_config(MONITORING_CONFIG)
+    assert monitoring.prometheus_enabled
+    assert monitoring.prometheus_path == "/monitoring/prometheus/metrics"
+
+
+def test_good_fixture_has_pinned_versions_and_labels() -> None:
+    (model,) = load_model_config_file(FIXTURES / "models_good.config")
+    assert model.policy == VersionPolicy("specific", versions=(1, 2))
+    assert dict(model.version_labels) == {"stable": 1, "canary": 2}
+    assert model.policy.select([1, 2, 3]) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("loader", "fixture", "message"),
+    [
+        (load_model_config_file, "models_bad.config", "base_pth"),
+        (load_batching_parameters, "batching_bad.txt", "max_batch_size"),
+        (load_model_config_file, "does_not_exist.config", "cannot read"),
+    ],
+)
+def test_bad_fixtures_are_rejected_clearly(loader: object, fixture: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        loader(FIXTURES / fixture)  # type: ignore[operator]
+
+
+def test_every_flag_of_the_production_command_line_is_accepted() -> None:
+    argv = [flag.replace("/config/", f"{SERVING_DIR}/") for flag in read_args_file()]
+    options = options_from_args(parse(argv))
+    assert options.batching == load_batching_parameters(BATCHING_PARAMETERS)
+    assert options.enable_grpc_healthcheck_service
+    assert dict(options.grpc_channel_arguments)["grpc.max_receive_message_length"] == 64 << 20
+    assert options.grpc_port == 8500 and options.rest_api_port == 8501
+
+
+def test_boolean_flags_take_tf_serving_forms() -> None:
+    assert parse(["--enable_batching"]).enable_batching is True
+    assert parse(["--enable_batching=false"]).enable_batching is False
+    assert parse(["--enable_batching", "true"]).enable_batching is True
+
+
+def test_unknown_flag_exits_2_with_its_name() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "inception_svm_serving", "--model_base_path=/x", "--bogus_flag=1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 2
+    assert "--bogus_flag" in result.stderr
+
+
+def test_bad_config_file_exits_2() -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "inception_svm_serving",
+            f"--model_config_file={FIXTURES / 'models_bad.config'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 2
+    assert "base_pth" in result.stderr
+
+
+def test_batching_options_validate_allowed_sizes() -> None:
+    with pytest.raises(ConfigError):
+        BatchingOptions(max_batch_size=8, allowed_batch_sizes=(4, 2, 8))
+
+
+def test_launch_maps_container_paths_and_overrides(tmp_path: Path) -> None:
+    command = local_command(["--port=9000", f"--model_base_path={tmp_path}"], None, tmp_path)
+    assert command[:3] == [sys.executable, "-m", "inception_svm_serving"]
+    flags = command[3:]
+    assert "--port=9000" in flags and "--port=8500" not in flags
+    assert f"--batching_parameters_file={BATCHING_PARAMETERS}" in flags
+    (model,) = load_model_config_file(tmp_path / "models.config")
+    assert model.base_path == tmp_path.resolve()
+    assert local_command([], "/usr/bin/tensorflow_model_server", tmp_path)[0].endswith(
+        "tensorflow_model_server"
+    )

@@ -1,0 +1,224 @@
+"""PredictionService / ModelService / Health over real gRPC, with the official stubs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+import tensorflow as tf
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from tests.harness import MODEL_NAME, ServerHandle
+
+TIMEOUT_S = 60
+
+
+def predict_request(images: list[bytes], **spec: Any) -> predict_pb2.PredictRequest:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = spec.pop("name", MODEL_NAME)
+    for key, value in spec.items():
+        if key == "version":
+            request.model_spec.version.value = value
+        else:
+            setattr(request.model_spec, key, value)
+    request.inputs["images"].CopyFrom(tf.make_tensor_proto(images, dtype=tf.string))
+    return request
+
+
+@pytest.fixture(scope="module")
+def stub(channel: grpc.Channel) -> prediction_service_pb2_grpc.PredictionServiceStub:
+    return prediction_service_pb2_grpc.PredictionServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def in_process_model(model_base_path: Path) -> Any:
+    return tf.saved_model.load(str(model_base_path / "1"))
+
+
+def test_predict_equals_in_process_savedmodel_exactly(
+    stub: Any, in_process_model: Any, jpeg_images: list[bytes]
+) -> None:
+    response = stub.Predict(predict_request(jpeg_images), timeout=TIMEOUT_S)
+    served = tf.make_ndarray(response.outputs["logits"])
+    expected = in_process_model.signatures["serving_default"](images=tf.constant(jpeg_images))
+    assert response.outputs["logits"].tensor_content  # numeric outputs as tensor_content
+    assert served.dtype == np.float32 and served.shape == (4, 1001)
+    np.testing.assert_array_equal(served, expected["logits"].numpy())
+    assert response.model_spec.name == MODEL_NAME
+    assert response.model_spec.version.value == 1
+    assert response.model_spec.signature_name == "serving_default"
+
+
+def test_predict_pixels_signature_with_output_filter(stub: Any, in_process_model: Any) -> None:
+    pixels = np.random.default_rng(0).uniform(-1, 1, (2, 224, 224, 3)).astype(np.float32)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL_NAME
+    request.model_spec.signature_name = "predict_pixels"
+    request.model_spec.version.value = 1
+    request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
+    request.output_filter.append("logits")
+    response = stub.Predict(request, timeout=TIMEOUT_S)
+    expected = in_process_model.signatures["predict_pixels"](pixels=tf.constant(pixels))
+    np.testing.assert_array_equal(
+        tf.make_ndarray(response.outputs["logits"]), expected["logits"].numpy()
+    )
+
+
+def test_metadata_returns_both_signatures(stub: Any) -> None:
+    request = get_model_metadata_pb2.GetModelMetadataRequest()
+    request.model_spec.name = MODEL_NAME
+    request.metadata_field.append("signature_def")
+    response = stub.GetModelMetadata(request, timeout=TIMEOUT_S)
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    assert response.metadata["signature_def"].Unpack(signature_map)
+    default = signature_map.signature_def["serving_default"]
+    assert default.inputs["images"].dtype == tf.string.as_datatype_enum
+    assert [d.size for d in default.outputs["logits"].tensor_shape.dim] == [-1, 1001]
+    assert "predict_pixels" in signature_map.signature_def
+    assert response.model_spec.version.value == 1
+
+
+def test_model_status_available(channel: grpc.Channel) -> None:
+    stub = model_service_pb2_grpc.ModelServiceStub(channel)
+    request = get_model_status_pb2.GetModelStatusRequest()
+    request.model_spec.name = MODEL_NAME
+    (status,) = stub.GetModelStatus(request, timeout=TIMEOUT_S).model_version_status
+    assert status.version == 1
+    assert status.state == get_model_status_pb2.ModelVersionStatus.AVAILABLE
+
+
+def test_health_serving_for_both_service_names(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "tensorflow.serving.PredictionService"):
+        reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=TIMEOUT_S)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _pixels_request(array: np.ndarray) -> predict_pb2.PredictRequest:
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = MODEL_NAME
+    request.model_spec.signature_name = "predict_pixels"
+    request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(array))
+    return request
+
+
+def _with_extra_input(images: list[bytes]) -> predict_pb2.PredictRequest:
+    request = predict_request(images)
+    request.inputs["extra"].CopyFrom(tf.make_tensor_proto([1.0]))
+    return request
+
+
+ERROR_CASES: dict[str, tuple[Callable[[list[bytes]], Any], grpc.StatusCode, str]] = {
+    "unknown model": (
+        lambda imgs: predict_request(imgs, name="no_such_model"),
+        grpc.StatusCode.NOT_FOUND,
+        "no_such_model",
+    ),
+    "unknown version": (
+        lambda imgs: predict_request(imgs, version=7),
+        grpc.StatusCode.NOT_FOUND,
+        "7",
+    ),
+    "unknown label": (
+        lambda imgs: predict_request(imgs, version_label="canary"),
+        grpc.StatusCode.NOT_FOUND,
+        "canary",
+    ),
+    "unknown signature": (
+        lambda imgs: predict_request(imgs, signature_name="nope"),
+        grpc.StatusCode.NOT_FOUND,
+        "nope",
+    ),
+    "undecodable image": (
+        lambda imgs: predict_request([b"this is not a jpeg"]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'images'",
+    ),
+    "empty batch": (
+        lambda imgs: predict_request([]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'images'.*empty batch",
+    ),
+    "wrong dtype": (
+        lambda imgs: _pixels_request(np.zeros((1, 224, 224, 3), np.float64)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'pixels'.*float",
+    ),
+    "wrong shape": (
+        lambda imgs: _pixels_request(np.zeros((1, 100, 224, 3), np.float32)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'pixels'.*shape",
+    ),
+    "unknown input": (_with_extra_input, grpc.StatusCode.INVALID_ARGUMENT, "extra"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ERROR_CASES))
+def test_bad_requests_get_their_status_code(case: str, stub: Any, jpeg_images: list[bytes]) -> None:
+    build, code, message = ERROR_CASES[case]
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Predict(build(jpeg_images[:1]), timeout=TIMEOUT_S)
+    assert raised.value.code() == code
+    assert re.search(message, raised.value.details()), raised.value.details()
+
+
+def test_oversize_message_is_resource_exhausted(stub: Any) -> None:
+    too_big = [b"\0" * (65 * 1024 * 1024)]
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Predict(predict_request(too_big), timeout=TIMEOUT_S)
+    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_classify_is_unimplemented(stub: Any) -> None:
+    request = classification_pb2.ClassificationRequest()
+    request.model_spec.name = MODEL_NAME
+    with pytest.raises(grpc.RpcError) as raised:
+        stub.Classify(request, timeout=TIMEOUT_S)
+    assert raised.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+def _observed_batch_sizes(metrics_text: str) -> dict[float, float]:
+    """Cumulative bucket counts of the processed batch size histogram, by upper bound."""
+    pattern = re.compile(
+        r":tensorflow:serving:batching_session:processed_batch_size_bucket\{[^}]*"
+        r'le="([^"]+)"[^}]*signature_name="serving_default"[^}]*\} ([0-9.e+]+)'
+    )
+    return {float(le): float(count) for le, count in pattern.findall(metrics_text)}
+
+
+def _predict_concurrently(stub: Any, requests: list[Any]) -> list[grpc.RpcError | None]:
+    futures = [stub.Predict.future(r, timeout=TIMEOUT_S) for r in requests]
+    return [f.exception() for f in futures]
+
+
+def test_concurrent_requests_are_merged_into_batches(
+    stub: Any, batching_server: ServerHandle, jpeg_images: list[bytes]
+) -> None:
+    before = _observed_batch_sizes(batching_server.metrics_text())
+    requests = [predict_request([jpeg_images[i % 4]]) for i in range(16)]
+    assert _predict_concurrently(stub, requests) == [None] * 16
+    after = _observed_batch_sizes(batching_server.metrics_text())
+    singles = after[1.0] - before.get(1.0, 0.0)
+    batches = after[float("inf")] - before.get(float("inf"), 0.0)
+    assert batches > singles, f"no batch merged more than one request ({after})"
+
+
+def test_a_bad_image_fails_only_its_own_request(stub: Any, jpeg_images: list[bytes]) -> None:
+    requests = [predict_request([jpeg_images[i % 4]]) for i in range(12)]
+    requests[5] = predict_request([b"not an image"])
+    errors = _predict_concurrently(stub, requests)
+    assert [i for i, e in enumerate(errors) if e is not None] == [5]
+    assert errors[5] is not None and errors[5].code() == grpc.StatusCode.INVALID_ARGUMENT
