@@ -4,12 +4,18 @@ Tests talk to a real ``python -m inception_svm_serving`` subprocess on free loca
 exactly as clients talk to tensorflow_model_server in production, so what they prove holds for
 the wire protocol and not just for in-process calls. The process runs in its own process group
 and is always killed on exit, even when the test fails.
+
+Readiness is gRPC health SERVING. With ``--ssl_config_file`` the health check needs TLS: pass
+``tls=grpc.ssl_channel_credentials(...)`` (a client certificate too for mutual TLS); without
+it the harness waits for the server's own ``serving`` log event, which is emitted at the
+moment health turns SERVING.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import socket
@@ -102,14 +108,30 @@ def server_command(
     return [sys.executable, "-m", "inception_svm_serving", *flags, *extra_flags]
 
 
-def _is_serving(target: str) -> bool:
-    with grpc.insecure_channel(target) as channel:
+def _health_serving(target: str, tls: grpc.ChannelCredentials | None) -> bool:
+    channel = grpc.insecure_channel(target) if tls is None else grpc.secure_channel(target, tls)
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
         except grpc.RpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def _logged_serving(log_path: Path) -> bool:
+    """The stand-in's JSON-lines ``serving`` event: readiness when the test holds no TLS
+    credentials for the health check."""
+    try:
+        lines = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        if '"serving"' in line:
+            with contextlib.suppress(ValueError):
+                if json.loads(line).get("event") == "serving":
+                    return True
+    return False
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -132,11 +154,13 @@ def running_server(
     model_config_file: Path | None = None,
     extra_flags: Sequence[str] = (),
     startup_timeout_s: float = 120,
+    tls: grpc.ChannelCredentials | None = None,
 ) -> Iterator[ServerHandle]:
     """Start the stand-in, wait for gRPC health SERVING, yield it, kill it on exit.
 
-    Raises RuntimeError with the server log tail when the process exits or is not SERVING
-    within ``startup_timeout_s``.
+    ``tls``: channel credentials for the health check of a server started with
+    ``--ssl_config_file``. Raises RuntimeError with the server log tail when the process exits
+    or is not SERVING within ``startup_timeout_s``.
     """
     grpc_port, rest_port = free_port(), free_port()
     while rest_port == grpc_port:
@@ -166,9 +190,16 @@ def running_server(
         process=process,
         log_path=log_path,
     )
+    uses_tls = _has_flag(extra_flags, "ssl_config_file")
+
+    def is_serving() -> bool:
+        if uses_tls and tls is None:
+            return _logged_serving(log_path)
+        return _health_serving(handle.grpc_target, tls)
+
     try:
         deadline = time.monotonic() + startup_timeout_s
-        while not _is_serving(handle.grpc_target):
+        while not is_serving():
             if process.poll() is not None:
                 raise RuntimeError(
                     f"server exited with code {process.returncode} before SERVING; "

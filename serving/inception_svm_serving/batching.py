@@ -1,12 +1,16 @@
 """Server-side dynamic batching with the semantics of TF Serving's BatchingParameters.
 
 Concurrent requests (tasks) are merged along dimension 0 into batches of at most
-``max_batch_size`` rows; a batch runs when it is full, or when its oldest task has waited
-``batch_timeout_micros``, on one of ``num_batch_threads`` threads. A batch is padded up to the
+``max_batch_size`` rows (``max_execution_batch_size`` with splitting); a batch runs when it is
+full, or when its oldest task has waited ``batch_timeout_micros``, on one of
+``num_batch_threads`` threads. A batch is padded up to the
 next ``allowed_batch_sizes`` entry by repeating its first row, and the padding is sliced off
 the outputs. At most ``max_enqueued_batches`` batches wait; beyond that a task is refused with
 Unavailable at once, so memory never grows without bound. A task larger than
-``max_batch_size`` is split into several tasks (like ``enable_large_batch_splitting``).
+``max_batch_size`` is refused with InvalidArgument, as TF Serving does. With
+``enable_large_batch_splitting``, a task is cut into pieces: the first fills what is left of
+the open batch, the rest make batches of at most ``max_execution_batch_size`` rows; the caller
+gets its rows back in order once every piece has run.
 
 If a merged batch fails with InvalidArgument, each of its tasks is re-run alone: one client's
 undecodable image must never fail the other clients whose requests happened to share its batch.
@@ -102,11 +106,16 @@ class BatchScheduler:
             thread.start()
 
     def submit(self, inputs: Arrays) -> dict[str, np.ndarray]:
-        """Block until this request's rows have been computed (in whatever batch)."""
+        """Block until this request's rows have been computed (in whatever batches)."""
         size = _batch_size(inputs)
-        limit = self._options.max_batch_size
-        starts = range(0, size, limit)
-        tasks = [self._enqueue({k: v[s : s + limit] for k, v in inputs.items()}) for s in starts]
+        if size == 0:
+            raise InvalidArgument("empty batch: dimension 0 has size 0")
+        if size > self._options.max_batch_size:
+            raise InvalidArgument(
+                f"Task size {size} is larger than maximum input batch size "
+                f"{self._options.max_batch_size}"
+            )
+        tasks = self._enqueue(inputs, size)
         for task in tasks:
             task.done.wait()
         for task in tasks:
@@ -126,31 +135,48 @@ class BatchScheduler:
         for thread in self._threads:
             thread.join(timeout=_CLOSE_TIMEOUT_S)
 
-    def _enqueue(self, inputs: Arrays) -> _Task:
+    def _piece_sizes(self, size: int, room_in_open_batch: int) -> list[int]:
+        limit = self._options.execution_batch_limit
+        if not self._options.enable_large_batch_splitting:
+            return [size]
+        first = min(size, room_in_open_batch)
+        pieces = [first] if first else []
+        rest = size - first
+        pieces += [min(limit, rest - start) for start in range(0, rest, limit)]
+        return pieces
+
+    def _enqueue(self, inputs: Arrays, size: int) -> list[_Task]:
+        """Queue the request's pieces atomically: all of them, or Unavailable for the whole."""
         now = time.monotonic()
-        task = _Task(inputs, _batch_size(inputs), _compatibility_key(inputs), now)
+        key = _compatibility_key(inputs)
+        limit = self._options.execution_batch_limit
         with self._cond:
             if self._closing:
                 raise Unavailable("servable is being unloaded; retry")
             last = self._queue[-1] if self._queue else None
-            fits = (
-                last is not None
-                and last.key == task.key
-                and last.size + task.size <= self._options.max_batch_size
-            )
-            if not fits:
-                if len(self._queue) >= self._options.max_enqueued_batches:
-                    raise Unavailable(
-                        f"batch queue is full ({self._options.max_enqueued_batches} batches "
-                        "waiting); retry later"
-                    )
-                last = _Batch(task.key, now)
-                self._queue.append(last)
-            assert last is not None
-            last.tasks.append(task)
-            last.size += task.size
-            self._cond.notify()
-        return task
+            room = limit - last.size if last is not None and last.key == key else 0
+            pieces = self._piece_sizes(size, room)
+            joins_open_batch = pieces[0] <= room
+            new_batches = len(pieces) - (1 if joins_open_batch else 0)
+            if len(self._queue) + new_batches > self._options.max_enqueued_batches:
+                raise Unavailable(
+                    f"batch queue is full ({self._options.max_enqueued_batches} batches "
+                    "waiting); retry later"
+                )
+            tasks = []
+            start = 0
+            for index, piece in enumerate(pieces):
+                rows = {k: v[start : start + piece] for k, v in inputs.items()}
+                task = _Task(rows if len(pieces) > 1 else inputs, piece, key, now)
+                start += piece
+                if index > 0 or not joins_open_batch or last is None:
+                    last = _Batch(key, now)
+                    self._queue.append(last)
+                last.tasks.append(task)
+                last.size += piece
+                tasks.append(task)
+            self._cond.notify_all()
+        return tasks
 
     def _next_batch(self) -> _Batch | None:
         with self._cond:
@@ -159,7 +185,7 @@ class BatchScheduler:
                     head = self._queue[0]
                     wait = head.created_at + self._timeout_s - time.monotonic()
                     ready = (
-                        head.size >= self._options.max_batch_size
+                        head.size >= self._options.execution_batch_limit
                         or len(self._queue) > 1
                         or self._closing
                         or wait <= 0

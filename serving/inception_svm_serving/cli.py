@@ -1,4 +1,9 @@
-"""``inception-svm serve`` and ``python -m inception_svm_serving``: same TF Serving flags."""
+"""``inception-svm serve`` and ``python -m inception_svm_serving``: same TF Serving flags.
+
+``inception-svm`` imports every command plugin to build its parser, so this module imports
+nothing heavy: config parsing (protobuf, tensorflow_serving), gRPC and TensorFlow are imported
+in ``run()``, only when a server is actually started.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from inception_svm_serving.errors import ConfigError
-from inception_svm_serving.flags import add_server_flags, options_from_args
+from inception_svm_serving.flags import add_server_flags
 
 EXIT_USAGE = 2
 
@@ -22,6 +26,9 @@ class ServeCommand:
         add_server_flags(parser)
 
     def run(self, args: argparse.Namespace) -> int:
+        from inception_svm_serving.errors import ConfigError
+        from inception_svm_serving.flags import options_from_args
+
         try:
             options = options_from_args(args)
             from inception_svm_serving.server import serve  # imports TF: only when serving

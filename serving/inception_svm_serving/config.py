@@ -14,7 +14,7 @@ from typing import Any
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from inception_svm_serving.config_protos import BatchingParameters, MonitoringConfig
+from inception_svm_serving.config_protos import BatchingParameters, MonitoringConfig, SSLConfig
 from inception_svm_serving.errors import ConfigError
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -47,13 +47,27 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class BatchingOptions:
-    """TF Serving BatchingParameters; defaults are tensorflow_model_server's own."""
+    """TF Serving BatchingParameters; defaults are tensorflow_model_server's own.
+
+    ``max_batch_size`` limits one request (TF Serving's input_batch_size_limit). Without
+    ``enable_large_batch_splitting`` it also limits an executed batch and a bigger request is
+    refused; with it, requests are split into executed batches of at most
+    ``max_execution_batch_size`` rows (which defaults to ``max_batch_size``).
+    """
 
     max_batch_size: int = 1000
     batch_timeout_micros: int = 0
     num_batch_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_enqueued_batches: int = 10
     allowed_batch_sizes: tuple[int, ...] = ()
+    enable_large_batch_splitting: bool = False
+    max_execution_batch_size: int | None = None
+
+    @property
+    def execution_batch_limit(self) -> int:
+        if self.enable_large_batch_splitting and self.max_execution_batch_size is not None:
+            return self.max_execution_batch_size
+        return self.max_batch_size
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1 or self.num_batch_threads < 1 or self.max_enqueued_batches < 1:
@@ -62,14 +76,27 @@ class BatchingOptions:
             )
         if self.batch_timeout_micros < 0:
             raise ConfigError("batch_timeout_micros must be >= 0")
+        if self.max_execution_batch_size is not None and not (
+            1 <= self.max_execution_batch_size <= self.max_batch_size
+        ):
+            raise ConfigError(
+                f"max_execution_batch_size ({self.max_execution_batch_size}) must be between 1 "
+                f"and max_batch_size ({self.max_batch_size})"
+            )
         sizes = self.allowed_batch_sizes
         if sizes:
             if list(sizes) != sorted(set(sizes)) or sizes[0] < 1:
                 raise ConfigError("allowed_batch_sizes must be positive and strictly increasing")
-            if sizes[-1] != self.max_batch_size:
+            limit = self.execution_batch_limit
+            what = (
+                "max_execution_batch_size"
+                if self.enable_large_batch_splitting and self.max_execution_batch_size
+                else "max_batch_size"
+            )
+            if sizes[-1] != limit:
                 raise ConfigError(
                     f"the last entry of allowed_batch_sizes ({sizes[-1]}) must equal "
-                    f"max_batch_size ({self.max_batch_size})"
+                    f"{what} ({limit})"
                 )
 
 
@@ -77,6 +104,16 @@ class BatchingOptions:
 class MonitoringOptions:
     prometheus_enabled: bool = False
     prometheus_path: str = "/monitoring/prometheus/metrics"
+
+
+@dataclass(frozen=True)
+class SslOptions:
+    """TF Serving's SSLConfig for the gRPC port. PEM contents, never printed (repr=False)."""
+
+    server_key: str = field(repr=False)
+    server_cert: str = field(repr=False)
+    custom_ca: str = field(default="", repr=False)
+    client_verify: bool = False
 
 
 @dataclass(frozen=True)
@@ -93,6 +130,9 @@ class ServerOptions:
     enable_model_warmup: bool = True
     num_request_iterations_for_warmup: int = 1
     host: str = "0.0.0.0"
+    ssl: SslOptions | None = None
+    max_num_load_retries: int = 5
+    load_retry_interval_micros: int = 60_000_000
 
 
 def _read_text_proto(path: Path, message: Any, what: str) -> Any:
@@ -104,6 +144,20 @@ def _read_text_proto(path: Path, message: Any, what: str) -> Any:
         return text_format.Parse(text, message)
     except text_format.ParseError as error:
         raise ConfigError(f"invalid {what} {path}: {error}") from error
+
+
+def _read_text_proto_quietly(path: Path, message: Any, what: str) -> Any:
+    """Like _read_text_proto, but a parse error reports only its position: protobuf's
+    message can quote the offending text, which in an SSL config may be key material."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read {what} {path}: {error.strerror}") from error
+    try:
+        return text_format.Parse(text, message)
+    except text_format.ParseError as error:
+        line, column = error.GetLine(), error.GetColumn()
+        raise ConfigError(f"invalid {what} {path} at line {line}, column {column}") from None
 
 
 def load_model_config_file(path: Path) -> tuple[ModelConfig, ...]:
@@ -159,6 +213,23 @@ def load_batching_parameters(path: Path | None) -> BatchingOptions:
         num_batch_threads=value("num_batch_threads", defaults.num_batch_threads),
         max_enqueued_batches=value("max_enqueued_batches", defaults.max_enqueued_batches),
         allowed_batch_sizes=tuple(int(s) for s in params.allowed_batch_sizes),
+        enable_large_batch_splitting=bool(params.enable_large_batch_splitting.value),
+        max_execution_batch_size=value("max_execution_batch_size", 0) or None,
+    )
+
+
+def load_ssl_config(path: Path) -> SslOptions:
+    """--ssl_config_file: errors name the file and the field, never its (secret) contents."""
+    config = _read_text_proto_quietly(path, SSLConfig(), "SSL config")
+    if not config.server_key or not config.server_cert:
+        raise ConfigError(f"SSL config {path}: server_key and server_cert are required")
+    if config.client_verify and not config.custom_ca:
+        raise ConfigError(f"SSL config {path}: client_verify needs custom_ca to verify clients")
+    return SslOptions(
+        server_key=config.server_key,
+        server_cert=config.server_cert,
+        custom_ca=config.custom_ca,
+        client_verify=bool(config.client_verify),
     )
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tensorflow.core.protobuf import meta_graph_pb2
 
-from inception_svm_serving.errors import InvalidArgument, NotFound
+from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
 from inception_svm_serving.model_manager import ModelManager, VersionStatus
 from inception_svm_serving.runtime import DEFAULT_SIGNATURE, SignatureSpec, TensorSpec
 
@@ -47,9 +47,11 @@ class Metadata:
 
 
 def _signature(signatures: Mapping[str, SignatureSpec], name: str) -> SignatureSpec:
+    """An unknown key is FAILED_PRECONDITION with TF Serving's wording (predict_util.cc):
+    the model exists, it just was not exported with that signature."""
     key = name or DEFAULT_SIGNATURE
     if key not in signatures:
-        raise NotFound(f'Serving signature key "{key}" not found.')
+        raise FailedPrecondition(f'Serving signature key "{key}" not found.')
     return signatures[key]
 
 

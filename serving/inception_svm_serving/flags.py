@@ -7,6 +7,12 @@ passed to grpcio as server options (ints where they parse, like the real server)
 max message length given, the stand-in uses 64 MiB (the real server uses INT32_MAX).
 tensorflow_model_server always binds all interfaces and has no flag for it; the stand-in
 does the same unless ``INCEPTION_SVM_BIND_HOST`` is set (tests set 127.0.0.1).
+``--ssl_config_file`` (SSLConfig text proto) secures the gRPC port only, as in the real server;
+REST stays plaintext. ``--max_num_load_retries`` / ``--load_retry_interval_micros`` retry a
+failed version load like the real server (defaults 5 and one minute).
+
+This module is imported by the ``inception-svm`` CLI to build its parser, so it must stay
+light: the config readers (protobuf, tensorflow_serving) are imported only when parsing.
 """
 
 from __future__ import annotations
@@ -14,17 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inception_svm_serving.config import (
-    DEFAULT_MAX_MESSAGE_BYTES,
-    ModelConfig,
-    ServerOptions,
-    load_batching_parameters,
-    load_model_config_file,
-    load_monitoring_config,
-    parse_grpc_channel_arguments,
-)
-from inception_svm_serving.errors import ConfigError
+if TYPE_CHECKING:
+    from inception_svm_serving.config import ServerOptions
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -60,10 +59,30 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     add("--grpc_max_threads", type=int, default=64, help="gRPC handler threads")
     add("--grpc_channel_arguments", default="", help="k=v,k=v gRPC server options")
     add("--num_request_iterations_for_warmup", type=int, default=1)
+    add("--ssl_config_file", type=Path, help="SSLConfig text proto: TLS/mTLS on the gRPC port")
+    add("--max_num_load_retries", type=int, default=5, help="retries of a failed version load")
+    add(
+        "--load_retry_interval_micros",
+        type=int,
+        default=60_000_000,
+        help="wait between load retries (microseconds)",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> ServerOptions:
     """Namespace -> ServerOptions, reading the config files; raises ConfigError."""
+    from inception_svm_serving.config import (
+        DEFAULT_MAX_MESSAGE_BYTES,
+        ModelConfig,
+        ServerOptions,
+        load_batching_parameters,
+        load_model_config_file,
+        load_monitoring_config,
+        load_ssl_config,
+        parse_grpc_channel_arguments,
+    )
+    from inception_svm_serving.errors import ConfigError
+
     if args.model_config_file is not None:
         models = load_model_config_file(args.model_config_file)
     elif args.model_base_path is not None:
@@ -74,6 +93,8 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         raise ConfigError("--rest_api_port cannot be the same as --port")
     if args.grpc_max_threads < 1:
         raise ConfigError("--grpc_max_threads must be >= 1")
+    if args.max_num_load_retries < 0 or args.load_retry_interval_micros < 0:
+        raise ConfigError("--max_num_load_retries and --load_retry_interval_micros must be >= 0")
     channel_arguments = dict(parse_grpc_channel_arguments(args.grpc_channel_arguments))
     for key in _MESSAGE_LIMITS:
         channel_arguments.setdefault(key, DEFAULT_MAX_MESSAGE_BYTES)
@@ -92,4 +113,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         enable_model_warmup=args.enable_model_warmup,
         num_request_iterations_for_warmup=max(args.num_request_iterations_for_warmup, 1),
         host=os.environ.get(BIND_HOST_ENV, "0.0.0.0"),
+        ssl=load_ssl_config(args.ssl_config_file) if args.ssl_config_file else None,
+        max_num_load_retries=args.max_num_load_retries,
+        load_retry_interval_micros=args.load_retry_interval_micros,
     )

@@ -94,11 +94,15 @@ class ModelManager:
         batching: BatchingOptions | None,
         metrics: ServerMetrics,
         warmup_iterations: int = 1,
+        max_load_retries: int = 5,
+        load_retry_interval_s: float = 60.0,
     ) -> None:
         self._configs = {m.name: m for m in models}
         self._batching = batching
         self._metrics = metrics
         self._warmup_iterations = warmup_iterations
+        self._max_load_retries = max_load_retries
+        self._load_retry_interval_s = load_retry_interval_s
         self._lock = threading.Lock()
         self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
         self._status: dict[str, dict[int, VersionStatus]] = {m.name: {} for m in models}
@@ -124,6 +128,10 @@ class ModelManager:
 
         self._poller = threading.Thread(target=loop, name="version-poller", daemon=True)
         self._poller.start()
+
+    def request_stop(self) -> None:
+        """Signal-handler safe: ends load-retry waits and polling without joining threads."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -197,19 +205,31 @@ class ModelManager:
             self._unload(config.name, servable)
 
     def _load(self, config: ModelConfig, version: int) -> None:
+        """Load, warm up, publish; retried like TF Serving's --max_num_load_retries, so a
+        version directory still being copied loads once the copy is complete. After the
+        last retry the version is END with its error and is not tried again."""
         name = config.name
         self._set_status(name, VersionStatus(version, "LOADING"))
         log_event("model_loading", model=name, version=version)
-        try:
-            model = load_model(name, version, config.base_path / str(version))
-            self._metrics.load_latency.labels(name).observe(model.load_seconds * 1e6)
-            servable = Servable(model, self._batching, self._metrics)
-            warmup_seconds, replayed = self._warm_up(servable)
-        except Exception as error:  # a bad export must not take the server down
-            self._failed.add((name, version))
-            self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
-            log_event("model_load_failed", model=name, version=version, error=str(error))
-            return
+        attempts = self._max_load_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                servable, model, warmup_seconds, replayed = self._load_once(config, version)
+                break
+            except Exception as error:  # a bad export must not take the server down
+                if attempt < attempts and not self._stop.wait(self._load_retry_interval_s):
+                    log_event(
+                        "model_load_retry",
+                        model=name,
+                        version=version,
+                        attempt=attempt,
+                        error=str(error),
+                    )
+                    continue
+                self._failed.add((name, version))
+                self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
+                log_event("model_load_failed", model=name, version=version, error=str(error))
+                return
         with self._lock:
             self._serving[name][version] = servable
             self._status[name][version] = VersionStatus(version, "AVAILABLE")
@@ -222,14 +242,36 @@ class ModelManager:
             warmup_requests=replayed,
         )
 
+    def _load_once(
+        self, config: ModelConfig, version: int
+    ) -> tuple[Servable, LoadedModel, float, int]:
+        path = config.base_path / str(version)
+        try:
+            model = load_model(config.name, version, path)
+        except BaseException:
+            self._metrics.observe_load(path, None)
+            raise
+        self._metrics.observe_load(model.path, model.load_seconds)
+        servable = Servable(model, self._batching, self._metrics)
+        try:
+            warmup_seconds, replayed = self._warm_up(servable)
+        except BaseException:
+            servable.drain_and_close()
+            raise
+        return servable, model, warmup_seconds, replayed
+
     def _warm_up(self, servable: Servable) -> tuple[float, int]:
         started = time.monotonic()
-        requests = servable.model.warmup_requests()
-        for _ in range(self._warmup_iterations):
-            for signature, inputs in requests:
-                servable.execute(signature, inputs)
+        try:
+            requests = servable.model.warmup_requests()
+            for _ in range(self._warmup_iterations):
+                for signature, inputs in requests:
+                    servable.execute(signature, inputs)
+        except BaseException:
+            self._metrics.observe_warmup(servable.model.path, time.monotonic() - started, False)
+            raise
         seconds = time.monotonic() - started
-        self._metrics.warmup_latency.labels(servable.model.name).observe(seconds * 1e6)
+        self._metrics.observe_warmup(servable.model.path, seconds, True)
         return seconds, len(requests) * self._warmup_iterations
 
     def _unload(self, name: str, servable: Servable) -> None:

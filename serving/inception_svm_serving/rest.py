@@ -29,7 +29,7 @@ from inception_svm_serving.errors import (
     rest_error_body,
 )
 from inception_svm_serving.logs import log_event
-from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.rest_json import parse_predict_body, predict_response
 from inception_svm_serving.servicer import status_response
 
@@ -38,6 +38,9 @@ _ROUTE = re.compile(
     r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
     r"(?P<suffix>/metadata|:predict|:classify|:regress)?$"
 )
+
+
+_REST_APIS = {"/metadata": "GetModelMetadata", ":predict": "Predict", "": "GetModelStatus"}
 
 
 def _json_proto(message: Any) -> Any:
@@ -61,7 +64,7 @@ class RestApi:
             and self._monitoring.prometheus_enabled
             and path == self._monitoring.prometheus_path
         ):
-            return 200, "text/plain; version=0.0.4", self._metrics.exposition()
+            return 200, PROMETHEUS_CONTENT_TYPE, self._metrics.exposition()
         started = time.perf_counter()
         match = _ROUTE.match(path)
         name = match.group("name") if match else ""
@@ -70,7 +73,7 @@ class RestApi:
             if match is None:
                 raise NotFound(f"Malformed request: {method} {path}")
             suffix = match.group("suffix") or ""
-            api = {"/metadata": "metadata", ":predict": "predict", "": "status"}.get(suffix, "")
+            api = _REST_APIS.get(suffix, "")
             version = int(match.group("version")) if match.group("version") else None
             ref = ModelRef(name, version, match.group("label"))
             payload = self._dispatch(method, api, ref, body)
@@ -84,16 +87,14 @@ class RestApi:
         return 200, "application/json", json.dumps(payload).encode("utf-8")
 
     def _record(self, model: str, api: str, status: str, started: float) -> None:
-        labels = (model, "", api, "REST")
-        self._metrics.request_count.labels(*labels, status).inc()
-        self._metrics.request_latency.labels(*labels).observe((time.perf_counter() - started) * 1e6)
+        self._metrics.record_request(model, api, "REST", status, time.perf_counter() - started)
 
     def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes) -> Any:
-        if api == "status" and method == "GET":
+        if api == "GetModelStatus" and method == "GET":
             if ref.label is not None:
                 raise InvalidArgument("model status takes a version, not a label")
             return _json_proto(status_response(self._plane.status(ref.name, ref.version)))
-        if api == "metadata" and method == "GET":
+        if api == "GetModelMetadata" and method == "GET":
             metadata = self._plane.metadata(ref)
             signature_map = get_model_metadata_pb2.SignatureDefMap()
             for key, signature_def in metadata.signature_def.items():
@@ -106,7 +107,7 @@ class RestApi:
                 },
                 "metadata": {"signature_def": _json_proto(signature_map)},
             }
-        if api == "predict" and method == "POST":
+        if api == "Predict" and method == "POST":
             try:
                 request = json.loads(body or b"null")
             except (json.JSONDecodeError, UnicodeDecodeError) as error:

@@ -16,7 +16,7 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from inception_svm_serving.config import ServerOptions
+from inception_svm_serving.config import ServerOptions, SslOptions
 from inception_svm_serving.data_plane import DataPlane
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.health import HealthState
@@ -27,6 +27,19 @@ from inception_svm_serving.rest import RestApi, RestServer
 from inception_svm_serving.servicer import build_servicers
 
 _GRACE_S = 5.0
+
+
+def _bind_grpc(server: grpc.Server, address: str, ssl: SslOptions | None) -> int:
+    """Plaintext, TLS, or mutual TLS (client_verify) exactly as tensorflow_model_server does
+    with --ssl_config_file; the PEMs go to gRPC's core and are never logged."""
+    if ssl is None:
+        return server.add_insecure_port(address)
+    credentials = grpc.ssl_server_credentials(
+        [(ssl.server_key.encode(), ssl.server_cert.encode())],
+        root_certificates=ssl.custom_ca.encode() if ssl.custom_ca else None,
+        require_client_auth=ssl.client_verify,
+    )
+    return server.add_secure_port(address, credentials)
 
 
 def serve(options: ServerOptions) -> int:
@@ -40,6 +53,8 @@ def serve(options: ServerOptions) -> int:
         warmup_iterations=options.num_request_iterations_for_warmup
         if options.enable_model_warmup
         else 0,
+        max_load_retries=options.max_num_load_retries,
+        load_retry_interval_s=options.load_retry_interval_micros / 1e6,
     )
     plane = DataPlane(manager)
     health = HealthState()
@@ -54,7 +69,7 @@ def serve(options: ServerOptions) -> int:
     if options.enable_grpc_healthcheck_service:
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, grpc_server)
     address = f"{options.host}:{options.grpc_port}"
-    if grpc_server.add_insecure_port(address) == 0:
+    if _bind_grpc(grpc_server, address, options.ssl) == 0:
         raise ConfigError(f"cannot bind gRPC port {address}")
     rest: RestServer | None = None
     if options.rest_api_port:
@@ -69,6 +84,7 @@ def serve(options: ServerOptions) -> int:
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
+        manager.request_stop()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -79,6 +95,7 @@ def serve(options: ServerOptions) -> int:
     log_event(
         "server_listening",
         grpc=address,
+        tls="off" if options.ssl is None else "mutual" if options.ssl.client_verify else "server",
         rest_port=options.rest_api_port,
         batching=options.batching is not None,
     )

@@ -73,18 +73,16 @@ def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handl
             started = time.perf_counter()
             spec = getattr(request, "model_spec", None)
             model = spec.name if spec is not None else getattr(request, "name", "")
-            signature = getattr(spec, "signature_name", "") if spec is not None else ""
-            labels = (model, signature, api, "GRPC")
             try:
                 response = handler(self, request, context)
             except Exception as raw:
                 error = as_serving_error(raw)
-                metrics.request_count.labels(*labels, error.code.name).inc()
+                elapsed = time.perf_counter() - started
+                metrics.record_request(model, api, "GRPC", error.code.name, elapsed)
                 if error.code.name == "INTERNAL":
                     log_event("request_failed", api=api, model=model, error=error.message)
                 context.abort(error.code.grpc_code, error.message)
-            metrics.request_count.labels(*labels, "OK").inc()
-            metrics.request_latency.labels(*labels).observe((time.perf_counter() - started) * 1e6)
+            metrics.record_request(model, api, "GRPC", "OK", time.perf_counter() - started)
             return response
 
         return wrapper
@@ -106,7 +104,7 @@ def status_response(statuses: list[VersionStatus]) -> Any:
 
 def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]:
     class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-        @rpc("predict", metrics)
+        @rpc("Predict", metrics)
         def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
             ref = model_ref(request.model_spec)
             inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
@@ -119,7 +117,7 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
                 response.outputs[key].CopyFrom(array_to_tensor(value))
             return response
 
-        @rpc("metadata", metrics)
+        @rpc("GetModelMetadata", metrics)
         def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
             unsupported = [f for f in request.metadata_field if f != "signature_def"]
             if unsupported or not request.metadata_field:
@@ -136,27 +134,27 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
             response.metadata["signature_def"].Pack(signature_map)
             return response
 
-        @rpc("classify", metrics)
+        @rpc("Classify", metrics)
         def Classify(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("Classify is not supported: the model has predict signatures")
 
-        @rpc("regress", metrics)
+        @rpc("Regress", metrics)
         def Regress(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("Regress is not supported: the model has predict signatures")
 
-        @rpc("multi_inference", metrics)
+        @rpc("MultiInference", metrics)
         def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("MultiInference is not supported")
 
     class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-        @rpc("status", metrics)
+        @rpc("GetModelStatus", metrics)
         def GetModelStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
             ref = model_ref(request.model_spec)
             if ref.label is not None:
                 raise InvalidArgument("GetModelStatus takes a version, not a version_label")
             return status_response(plane.status(ref.name, ref.version))
 
-        @rpc("reload_config", metrics)
+        @rpc("HandleReloadConfigRequest", metrics)
         def HandleReloadConfigRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("config reload: restart the server with the new config file")
 

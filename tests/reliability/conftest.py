@@ -1,8 +1,9 @@
 """Shared, expensive pieces of the reliability suite: one production-configured server and
 one set of generated bad inputs for the whole session.
 
-The server runs with the production batching parameters (max batch 32, bounded queue), so
-"batch larger than allowed" and the memory checks see the same limits a deployment has.
+The server runs with the production batching parameters (requests of up to 64 images split
+into execution batches of 8, bounded queue), so "batch larger than allowed" and the memory
+checks see the same limits a deployment has.
 Scenarios that must own their server (restarts, overload, version swap, TLS) start their
 own instead of disturbing this one.
 """

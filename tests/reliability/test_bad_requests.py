@@ -15,7 +15,8 @@ import grpc
 import pytest
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-from tests.harness import ServerHandle
+from inception_svm_serving.config import load_batching_parameters
+from tests.harness import BATCHING_PARAMETERS, ServerHandle
 from tests.reliability.bad_inputs import BAD_INPUTS, BadInput, Verdict
 from tests.reliability.conftest import car_photos
 from tests.reliability.serving_calls import (
@@ -134,19 +135,15 @@ def test_wrong_dtype_or_shape_is_invalid_argument(
     assert outcome.code == expected, (outcome.code, outcome.details)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stand-in always splits a task above max_batch_size (batching.py); "
-    "tensorflow_model_server refuses it with INVALID_ARGUMENT 'Task size 33 is larger than "
-    "maximum input batch size 32' unless BatchingParameters.enable_large_batch_splitting is set",
-)
 def test_batch_larger_than_allowed_is_invalid_argument(channel: grpc.Channel) -> None:
-    """max_batch_size is 32 in serving/batching_parameters.txt; 33 must be refused, not split
-    into an unbounded amount of work."""
+    """A request above max_batch_size (serving/batching_parameters.txt, the production file)
+    must be refused like tensorflow_model_server does, not split into unbounded work."""
+    limit = load_batching_parameters(BATCHING_PARAMETERS).max_batch_size
     tiny = car_photos()[0].read_bytes()
-    outcome = predict(channel, predict_request(string_tensor([tiny] * 33)))
+    outcome = predict(channel, predict_request(string_tensor([tiny] * (limit + 1))))
     assert outcome.code == CODE.INVALID_ARGUMENT, (outcome.code, outcome.details)
-    assert "32" in outcome.details, outcome.details
+    expected = f"Task size {limit + 1} is larger than maximum input batch size {limit}"
+    assert expected in outcome.details, outcome.details
 
 
 def test_message_over_the_size_limit_is_resource_exhausted(channel: grpc.Channel) -> None:
@@ -160,15 +157,7 @@ def test_message_over_the_size_limit_is_resource_exhausted(channel: grpc.Channel
         ({"model": "no_such_model"}, CODE.NOT_FOUND),
         ({"version": 987654}, CODE.NOT_FOUND),
         # tensorflow_model_server answers an unknown signature key with FAILED_PRECONDITION.
-        pytest.param(
-            {"signature": "no_such_signature"},
-            CODE.FAILED_PRECONDITION,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="stand-in answers NOT_FOUND (data_plane.py); TF Serving's "
-                "predict_util answers FAILED_PRECONDITION 'Serving signature key ... not found.'",
-            ),
-        ),
+        ({"signature": "no_such_signature"}, CODE.FAILED_PRECONDITION),
         ({"input_name": "no_such_input"}, CODE.INVALID_ARGUMENT),
     ],
     ids=["unknown_model", "unknown_version", "unknown_signature", "unknown_input"],

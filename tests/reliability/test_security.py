@@ -25,11 +25,6 @@ from tests.reliability.cli import jsonl_records, run_cli
 from tests.reliability.conftest import car_photos
 from tests.reliability.serving_calls import predict, predict_request, string_tensor
 
-STAND_IN_LACKS_TLS = (
-    "stand-in server has no --ssl_config_file (tensorflow_model_server's SSLConfig text proto: "
-    "server_key, server_cert, custom_ca, client_verify); see reliability report"
-)
-
 
 def _key_body(path: Path) -> str:
     """The base64 body of a PEM key: what would leak if a key were logged."""
@@ -144,7 +139,6 @@ def test_failed_tls_handshake_logs_no_key(
     _assert_no_key_in(result.stdout + result.stderr, pki)
 
 
-@pytest.mark.xfail(strict=True, reason=STAND_IN_LACKS_TLS)
 def test_tls_server_accepts_tls_clients_and_logs_no_key(
     model_base_path: Path, pki: TestPki, tmp_path: Path
 ) -> None:
@@ -159,7 +153,6 @@ def test_tls_server_accepts_tls_clients_and_logs_no_key(
         _assert_no_key_in(server.log_tail(), pki)
 
 
-@pytest.mark.xfail(strict=True, reason=STAND_IN_LACKS_TLS)
 def test_mtls_refuses_clients_without_a_valid_certificate(
     model_base_path: Path, pki: TestPki, tmp_path: Path, svm_onnx: Path
 ) -> None:

@@ -31,7 +31,7 @@ class RecordingRunner:
         return {"y": x * 2}
 
 
-def options(**overrides: int | tuple[int, ...]) -> BatchingOptions:
+def options(**overrides: int | bool | tuple[int, ...]) -> BatchingOptions:
     values: dict = dict(
         max_batch_size=8, batch_timeout_micros=50_000, num_batch_threads=1, max_enqueued_batches=4
     )
@@ -62,13 +62,51 @@ def test_concurrent_tasks_merge_and_results_go_back_to_their_callers() -> None:
     assert all(size in (4, 8) for size in runner.sizes)  # padded to allowed sizes
 
 
-def test_large_task_is_split_at_max_batch_size() -> None:
+def test_task_above_max_batch_size_is_refused_like_tf_serving() -> None:
     runner = RecordingRunner()
-    scheduler = BatchScheduler(options(batch_timeout_micros=0), runner)
+    scheduler = BatchScheduler(options(), runner)
+    refusal = r"^Task size 9 is larger than maximum input batch size 8$"
+    with pytest.raises(InvalidArgument, match=refusal):
+        scheduler.submit({"x": np.ones((9, 1), np.float32)})
+    scheduler.close()
+    assert runner.sizes == []  # refused before any work
+
+
+def test_large_batch_splitting_runs_execution_sized_batches_in_order() -> None:
+    runner = RecordingRunner()
+    scheduler = BatchScheduler(
+        options(
+            max_batch_size=32,
+            enable_large_batch_splitting=True,
+            max_execution_batch_size=8,
+            batch_timeout_micros=0,
+            max_enqueued_batches=8,
+        ),
+        runner,
+    )
     x = np.arange(20, dtype=np.float32).reshape(20, 1)
     np.testing.assert_array_equal(scheduler.submit({"x": x})["y"], x * 2)
+    with pytest.raises(InvalidArgument, match=r"Task size 33 .* 32"):
+        scheduler.submit({"x": np.ones((33, 1), np.float32)})
     scheduler.close()
     assert sorted(runner.sizes) == [4, 8, 8]
+
+
+def test_split_request_needing_more_batches_than_the_queue_holds_is_unavailable() -> None:
+    runner = RecordingRunner()
+    scheduler = BatchScheduler(
+        options(
+            max_batch_size=32,
+            enable_large_batch_splitting=True,
+            max_execution_batch_size=4,
+            max_enqueued_batches=2,
+        ),
+        runner,
+    )
+    with pytest.raises(Unavailable):
+        scheduler.submit({"x": np.ones((12, 1), np.float32)})
+    scheduler.close()
+    assert runner.sizes == []  # all pieces or none: nothing of the refused request ran
 
 
 def test_bad_task_fails_alone_inside_a_merged_batch() -> None:

@@ -15,6 +15,7 @@ from inception_svm_serving.config import (
     load_batching_parameters,
     load_model_config_file,
     load_monitoring_config,
+    load_ssl_config,
 )
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.flags import add_server_flags, options_from_args
@@ -35,7 +36,7 @@ def test_repository_config_files_parse() -> None:
     assert (model.name, str(model.base_path)) == ("inception_v1", "/models/inception_v1")
     assert model.policy == VersionPolicy("latest", num_versions=1)
     batching = load_batching_parameters(BATCHING_PARAMETERS)
-    assert batching.allowed_batch_sizes[-1] == batching.max_batch_size
+    assert batching.allowed_batch_sizes[-1] == batching.execution_batch_limit
     load_batching_parameters(SERVING_DIR / "batching_parameters_gpu.txt")
     monitoring = load_monitoring_config(MONITORING_CONFIG)
     assert monitoring.prometheus_enabled
@@ -109,6 +110,53 @@ def test_bad_config_file_exits_2() -> None:
 def test_batching_options_validate_allowed_sizes() -> None:
     with pytest.raises(ConfigError):
         BatchingOptions(max_batch_size=8, allowed_batch_sizes=(4, 2, 8))
+    with pytest.raises(ConfigError, match="max_execution_batch_size"):  # TF Serving's rule
+        BatchingOptions(
+            max_batch_size=64,
+            enable_large_batch_splitting=True,
+            max_execution_batch_size=8,
+            allowed_batch_sizes=(4, 64),
+        )
+
+
+def test_production_batching_accepts_client_requests_of_32_in_batches_of_8() -> None:
+    batching = load_batching_parameters(BATCHING_PARAMETERS)
+    assert batching.enable_large_batch_splitting and batching.max_batch_size >= 32
+    assert batching.execution_batch_limit == 8
+
+
+def test_ssl_config_parses_and_errors_never_quote_key_material(tmp_path: Path) -> None:
+    secret = "MIIsecretKEYbody"
+    good = tmp_path / "ssl.config"
+    good.write_text(
+        f'server_key: "-----BEGIN PRIVATE KEY-----\\n{secret}\\n"\n'
+        'server_cert: "cert"\ncustom_ca: "ca"\nclient_verify: true\n'
+    )
+    ssl = load_ssl_config(good)
+    assert ssl.client_verify and ssl.custom_ca == "ca" and secret in ssl.server_key
+    assert secret not in repr(ssl)
+    bad = tmp_path / "bad.config"
+    bad.write_text(f'server_key: "{secret}"\nserver_kee: "{secret}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_ssl_config(bad)
+    assert secret not in str(raised.value) and "line 2" in str(raised.value)
+    no_ca = tmp_path / "no_ca.config"
+    no_ca.write_text('server_key: "k"\nserver_cert: "c"\nclient_verify: true\n')
+    with pytest.raises(ConfigError, match="custom_ca"):
+        load_ssl_config(no_ca)
+
+
+def test_serve_command_module_imports_no_tensorflow() -> None:
+    """``inception-svm classify`` imports every command plugin; serve's must stay light."""
+    probe = (
+        "import sys, inception_svm_serving.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'tensorflow_serving') or m == 'inception_svm_serving.config'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 def test_launch_maps_container_paths_and_overrides(tmp_path: Path) -> None:

@@ -137,10 +137,10 @@ ERROR_CASES: dict[str, tuple[Callable[[list[bytes]], Any], grpc.StatusCode, str]
         grpc.StatusCode.NOT_FOUND,
         "canary",
     ),
-    "unknown signature": (
+    "unknown signature": (  # TF Serving's predict_util.cc: FAILED_PRECONDITION, this text
         lambda imgs: predict_request(imgs, signature_name="nope"),
-        grpc.StatusCode.NOT_FOUND,
-        "nope",
+        grpc.StatusCode.FAILED_PRECONDITION,
+        '^Serving signature key "nope" not found\\.$',
     ),
     "undecodable image": (
         lambda imgs: predict_request([b"this is not a jpeg"]),
@@ -193,8 +193,8 @@ def test_classify_is_unimplemented(stub: Any) -> None:
 def _observed_batch_sizes(metrics_text: str) -> dict[float, float]:
     """Cumulative bucket counts of the processed batch size histogram, by upper bound."""
     pattern = re.compile(
-        r":tensorflow:serving:batching_session:processed_batch_size_bucket\{[^}]*"
-        r'le="([^"]+)"[^}]*signature_name="serving_default"[^}]*\} ([0-9.e+]+)'
+        r":tensorflow:serving:batching:batch_size_bucket\{[^}]*"
+        r'op_name="serving_default",le="([^"]+)"\} ([0-9.e+]+)'
     )
     return {float(le): float(count) for le, count in pattern.findall(metrics_text)}
 
@@ -214,6 +214,24 @@ def test_concurrent_requests_are_merged_into_batches(
     singles = after[1.0] - before.get(1.0, 0.0)
     batches = after[float("inf")] - before.get(float("inf"), 0.0)
     assert batches > singles, f"no batch merged more than one request ({after})"
+
+
+def test_metrics_use_tf_serving_names_and_labels(batching_server: ServerHandle) -> None:
+    """Dashboards and the HPA rule are written against the real server's exporter."""
+    text = batching_server.metrics_text()
+    families = dict(re.findall(r"^# TYPE (\S+) (\w+)$", text, re.MULTILINE))
+    assert families[":tensorflow:serving:request_count"] == "counter"
+    assert families[":tensorflow:serving:request_latency"] == "histogram"
+    assert families[":tensorflow:serving:batching_session:queuing_latency"] == "histogram"
+    assert not [name for name in families if name.endswith("_total")]
+    assert re.search(
+        r'^:tensorflow:serving:request_count\{model_name="inception_v1",status="OK"\} \d+$',
+        text,
+        re.MULTILINE,
+    )
+    latency = ':tensorflow:serving:request_latency_bucket{model_name="inception_v1",API="Predict",'
+    assert latency + 'entrypoint="GRPC",le="+Inf"}' in text
+    assert re.search(r'queuing_latency_bucket\{thread_pool_name="batch_threads",le="\+Inf"\}', text)
 
 
 def test_a_bad_image_fails_only_its_own_request(stub: Any, jpeg_images: list[bytes]) -> None:

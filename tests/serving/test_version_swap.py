@@ -1,4 +1,9 @@
-"""A new version directory is picked up under continuous load with zero failed requests."""
+"""A new version directory is picked up under continuous load with zero failed requests.
+
+The new version is published the way a plain ``cp -r`` does it: the directory appears before
+its saved_model.pb, so the first load fails and must be retried (--max_num_load_retries,
+--load_retry_interval_micros) until the copy is complete, while version 1 keeps serving.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,8 @@ def test_swap_to_new_version_under_load(
     request.inputs["images"].CopyFrom(tf.make_tensor_proto(jpeg_images[:1], dtype=tf.string))
     flags = [
         "--file_system_poll_wait_seconds=1",
+        "--max_num_load_retries=600",
+        "--load_retry_interval_micros=200000",
         "--enable_batching",
         f"--batching_parameters_file={BATCHING_PARAMETERS}",
     ]
@@ -59,10 +66,15 @@ def test_swap_to_new_version_under_load(
         for worker in workers:
             worker.start()
         try:
-            # Atomic publish: a half-copied version directory must never be seen.
-            shutil.copytree(model_base_path / "1", base / "tmp-2")
-            (base / "tmp-2").rename(base / "2")
+            shutil.copytree(
+                model_base_path / "1", base / "2", ignore=shutil.ignore_patterns("saved_model.pb")
+            )
             deadline = time.monotonic() + SWAP_DEADLINE_S
+            while '"model_load_retry"' not in server.log_tail():
+                assert time.monotonic() < deadline, f"no load retry logged:\n{server.log_tail()}"
+                time.sleep(0.2)
+            assert _states(channel)[2] == get_model_status_pb2.ModelVersionStatus.LOADING
+            shutil.copy2(model_base_path / "1" / "saved_model.pb", base / "2" / "saved_model.pb")
             end_state = get_model_status_pb2.ModelVersionStatus.END
             while _states(channel).get(1) != end_state or versions[-3:] != [2, 2, 2]:
                 assert time.monotonic() < deadline, f"no swap: {_states(channel)} {versions[-5:]}"

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TextIO
 
 from inception_svm_client.commands import options
-from inception_svm_client.config import SignatureSpec
 from inception_svm_client.errors import ClientError
 from inception_svm_client.inputs import images_in_directory
 from inception_svm_client.loadtest.config import LoadTestConfig
@@ -47,12 +46,7 @@ def config_from_args(args: argparse.Namespace) -> LoadTestConfig:
     return LoadTestConfig(
         channel=options.channel_config(args),
         images=load_images(args.images),
-        signature=SignatureSpec(
-            model_name=args.model_name,
-            signature_name=args.signature,
-            version=args.model_version,
-            version_label=args.model_version_label,
-        ),
+        signature=options.signature_spec(args),
         batch_size=args.batch_size,
         concurrency=args.concurrency,
         rate=args.rate,
@@ -94,21 +88,7 @@ class LoadTestCommand:
     help = "measure throughput and latency of a TF Serving model (closed or open loop)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        server = parser.add_argument_group("server")
-        server.add_argument(
-            "--server",
-            required=True,
-            metavar="HOST:PORT",
-            help="TF Serving gRPC address (dns:///host:port, round robin over all addresses)",
-        )
-        server.add_argument("--model-name", default=SignatureSpec.model_name)
-        server.add_argument("--signature", default=SignatureSpec.signature_name)
-        server.add_argument("--model-version", type=int, default=None)
-        server.add_argument("--model-version-label", default=None)
-        server.add_argument("--tls-ca", type=Path, help="PEM root certificate: enables TLS")
-        server.add_argument("--tls-cert", type=Path, help="PEM client certificate (mTLS)")
-        server.add_argument("--tls-key", type=Path, help="PEM client private key (mTLS)")
-        server.add_argument("--tls-server-name", help="expected server name in its certificate")
+        server = options.add_connection_arguments(parser)
         server.add_argument(
             "--deadline", type=float, default=30.0, metavar="S", help="per-request deadline"
         )

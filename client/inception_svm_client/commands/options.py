@@ -18,6 +18,13 @@ from inception_svm_client.config import (
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Connection flags plus the featurizer's batching/retry flags (train, classify)."""
+    add_connection_arguments(parser)
+    add_batching_arguments(parser)
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Where the server is and how to reach it; shared by every command that calls it."""
     server = parser.add_argument_group("server")
     server.add_argument(
         "--server",
@@ -33,6 +40,10 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     server.add_argument("--tls-cert", type=Path, help="PEM client certificate (mTLS)")
     server.add_argument("--tls-key", type=Path, help="PEM client private key (mTLS)")
     server.add_argument("--tls-server-name", help="expected server name in its certificate")
+    return server
+
+
+def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
     batching = parser.add_argument_group("batching")
     defaults = FeaturizerConfig()
     batching.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -65,14 +76,18 @@ def channel_config(args: argparse.Namespace) -> ChannelConfig:
     return ChannelConfig(target=args.server, tls=tls)
 
 
+def signature_spec(args: argparse.Namespace) -> SignatureSpec:
+    return SignatureSpec(
+        model_name=args.model_name,
+        signature_name=args.signature,
+        version=args.model_version,
+        version_label=args.model_version_label,
+    )
+
+
 def featurizer_config(args: argparse.Namespace) -> FeaturizerConfig:
     return FeaturizerConfig(
-        signature=SignatureSpec(
-            model_name=args.model_name,
-            signature_name=args.signature,
-            version=args.model_version,
-            version_label=args.model_version_label,
-        ),
+        signature=signature_spec(args),
         batch_size=args.batch_size,
         batch_timeout_ms=args.batch_timeout_ms,
         max_in_flight=args.max_in_flight,
