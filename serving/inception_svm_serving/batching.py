@@ -135,6 +135,19 @@ class BatchScheduler:
         for thread in self._threads:
             thread.join(timeout=_CLOSE_TIMEOUT_S)
 
+    def abort(self, reason: str) -> None:
+        """Process shutdown: the callers' RPCs are being cancelled, so running what is queued
+        would only keep handler threads (and so the process) alive for minutes on a full
+        queue. Queued tasks fail with Unavailable at once; batches already running finish."""
+        with self._cond:
+            self._closing = True
+            for batch in self._queue:
+                for task in batch.tasks:
+                    task.error = Unavailable(reason)
+                    task.done.set()
+            self._queue.clear()
+            self._cond.notify_all()
+
     def _piece_sizes(self, size: int, room_in_open_batch: int) -> list[int]:
         limit = self._options.execution_batch_limit
         if not self._options.enable_large_batch_splitting:

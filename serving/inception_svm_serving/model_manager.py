@@ -72,6 +72,10 @@ class Servable:
             self._inflight -= 1
             self._idle.notify_all()
 
+    def abort_queued(self, reason: str) -> None:
+        for scheduler in self._schedulers.values():
+            scheduler.abort(reason)
+
     def drain_and_close(self) -> None:
         with self._idle:
             self._idle.wait_for(lambda: self._inflight == 0, timeout=_UNLOAD_DRAIN_TIMEOUT_S)
@@ -134,7 +138,12 @@ class ModelManager:
         self._stop.set()
 
     def stop(self) -> None:
+        """Process shutdown: unlike an unload, queued requests are failed, not run."""
         self._stop.set()
+        with self._lock:
+            servables = [s for versions in self._serving.values() for s in versions.values()]
+        for servable in servables:
+            servable.abort_queued("server is shutting down")
         if self._poller is not None:
             self._poller.join(timeout=30)
 

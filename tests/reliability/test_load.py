@@ -165,3 +165,51 @@ def test_new_version_under_load_fails_no_request(model_base_path: Path, tmp_path
     )
     assert failed == [], failed[:3]
     assert versions[1] > 0 and versions[2] >= 20, versions
+
+
+# A deep queue: 96 callers x 8 images, one batch each, is 30-60 s of work on 2 cores.
+DEEP_QUEUE = """
+max_batch_size { value: 8 }
+batch_timeout_micros { value: 1000 }
+num_batch_threads { value: 1 }
+max_enqueued_batches { value: 128 }
+"""
+BACKLOG_CALLERS = 96
+
+
+def test_sigterm_with_a_full_queue_stops_the_server_without_running_the_backlog(
+    model_base_path: Path, tmp_path: Path
+) -> None:
+    """Kubernetes sends SIGTERM and waits terminationGracePeriodSeconds: queued work whose
+    callers are being cancelled must be dropped, not computed, or the pod outlives it."""
+    batching = tmp_path / "deep_queue.txt"
+    batching.write_text(DEEP_QUEUE)
+    flags = (
+        "--enable_batching=true",
+        f"--batching_parameters_file={batching}",
+        f"--grpc_max_threads={BACKLOG_CALLERS + 8}",  # every call reaches the batch queue
+    )
+    images = [p.read_bytes() for p in car_photos()[:8]]
+    with running_server(model_base_path, extra_flags=flags) as server:
+        channel = grpc.insecure_channel(server.grpc_target)
+        pool = ThreadPoolExecutor(BACKLOG_CALLERS)
+        try:
+            calls = [
+                pool.submit(predict, channel, predict_request(string_tensor(images)), 120)
+                for _ in range(BACKLOG_CALLERS)
+            ]
+            time.sleep(2)  # let the backlog build
+            signalled = time.monotonic()
+            server.process.terminate()
+            returncode = server.process.wait(timeout=60)
+            stopped_after = time.monotonic() - signalled
+            outcomes = [call.result(timeout=60) for call in calls]
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+            channel.close()
+    codes = Counter(outcome.code.name for outcome in outcomes)
+    _report("sigterm_with_backlog", stopped_after_s=round(stopped_after, 1), codes=dict(codes))
+    assert returncode == 0, server.log_tail()
+    # The 5 s grace period plus the batch that was running, not the backlog's 30-60 s.
+    assert stopped_after < 15, server.log_tail()
+    assert sum(outcome.code != CODE.OK for outcome in outcomes) > 0

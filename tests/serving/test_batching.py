@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -140,5 +141,27 @@ def test_full_queue_is_unavailable_not_unbounded() -> None:
 def test_closed_scheduler_refuses_new_tasks() -> None:
     scheduler = BatchScheduler(options(), RecordingRunner())
     scheduler.close()
+    with pytest.raises(Unavailable):
+        scheduler.submit({"x": np.ones((1, 1), np.float32)})
+
+
+def test_abort_fails_queued_tasks_at_once_and_lets_the_running_batch_finish() -> None:
+    gate = threading.Event()
+    runner = RecordingRunner(gate)
+    scheduler = BatchScheduler(
+        options(max_batch_size=1, max_enqueued_batches=4, batch_timeout_micros=0), runner
+    )
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [
+            pool.submit(scheduler.submit, {"x": np.full((1, 1), i, np.float32)}) for i in range(4)
+        ]
+        while len(scheduler._queue) < 3:  # one batch running (blocked on the gate), three queued
+            threading.Event().wait(0.01)
+        scheduler.abort("server is shutting down")
+        queued = list(itertools.islice(as_completed(futures, timeout=10), 3))  # gate still shut
+        assert all(isinstance(f.exception(), Unavailable) for f in queued)
+        gate.set()
+        outcomes = [f.exception() for f in futures]
+    assert sum(outcome is None for outcome in outcomes) == 1
     with pytest.raises(Unavailable):
         scheduler.submit({"x": np.ones((1, 1), np.float32)})
