@@ -11,7 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-from inception_svm_export.config import DEFAULT_CACHE_DIR, OFFICIAL_CHECKPOINT_URL, ExportConfig
+from inception_svm_export.config import (
+    DEFAULT_CACHE_DIR,
+    OFFICIAL_CHECKPOINT_URL,
+    PRECISIONS,
+    ExportConfig,
+)
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -48,7 +53,14 @@ class ExportCommand:
             action="store_false",
             help="keep batch norm as separate ops instead of folding it into the convolutions",
         )
-        parser.add_argument("--precision", choices=("fp32",), default="fp32")
+        parser.add_argument(
+            "--precision",
+            choices=PRECISIONS,
+            default="fp32",
+            help="bf16 runs the convolutions in bfloat16 (about 2x faster on CPUs with "
+            "AVX512-BF16 or AMX, slower without); inputs and logits stay float32 "
+            "(default: %(default)s)",
+        )
 
     def run(self, args: argparse.Namespace) -> int:
         try:

@@ -10,16 +10,15 @@ from typing import Literal
 OFFICIAL_CHECKPOINT_URL = "https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz"
 DEFAULT_CACHE_DIR = Path("~/.cache/inception-svm").expanduser()
 
-Precision = Literal["fp32"]
+# fp32: exact (matches TF-Slim to float rounding). bf16: conv units in bfloat16, about 2x
+# faster on CPUs with AVX512-BF16/AMX, float32 inputs and logits (see precision.py).
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
-    """Everything one export needs.
-
-    ``precision`` is a Literal so that a reduced-precision variant (bf16) can be added
-    without changing any caller; only ``fp32`` exists today.
-    """
+    """Everything one export needs."""
 
     checkpoint: str
     model_dir: Path
@@ -35,5 +34,7 @@ class ExportConfig:
             raise ValueError(f"--version must be a positive integer, got {self.version}")
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
             raise ValueError(f"--sha256 must be 64 hex digits, got {self.sha256!r}")
-        if self.precision != "fp32":
-            raise ValueError(f"unsupported precision {self.precision!r}; only 'fp32' exists")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"unsupported precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
+            )

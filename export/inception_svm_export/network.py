@@ -29,15 +29,27 @@ class InceptionV1:
     batch norm and ``<scope>/folded_bias``; otherwise the checkpoint's own
     ``BatchNorm/{beta,moving_mean,moving_variance}`` are applied with the same fused op
     TF-Slim uses at inference.
+
+    ``compute_dtype`` is the dtype of the conv units (their kernels and folded biases must
+    already be in it); the input is cast to it and the classifier head runs in float32, so
+    callers always see float32 in and out.
     """
 
-    def __init__(self, weights: Mapping[str, tf.Tensor | tf.Variable], *, folded: bool) -> None:
+    def __init__(
+        self,
+        weights: Mapping[str, tf.Tensor | tf.Variable],
+        *,
+        folded: bool,
+        compute_dtype: tf.DType = tf.float32,
+    ) -> None:
         self._weights = weights
         self._folded = folded
+        self._compute_dtype = compute_dtype
 
     def __call__(self, pixels: tf.Tensor) -> tf.Tensor:
         """``pixels``: float32 [N, 224, 224, 3] in [-1, 1] → logits float32 [N, 1001]."""
-        net = self._conv(pixels, f"{SCOPE}/Conv2d_1a_7x7", stride=2)
+        net = tf.cast(pixels, self._compute_dtype)  # the identity for float32
+        net = self._conv(net, f"{SCOPE}/Conv2d_1a_7x7", stride=2)
         net = _max_pool(net, 3, 2)  # MaxPool_2a_3x3
         net = self._conv(net, f"{SCOPE}/Conv2d_2b_1x1")
         net = self._conv(net, f"{SCOPE}/Conv2d_2c_3x3")
@@ -52,6 +64,7 @@ class InceptionV1:
         net = self._mixed(net, "Mixed_5c")
         # Logits/AvgPool_0a_7x7 is VALID in TF-Slim; dropout is the identity at inference.
         net = tf.nn.avg_pool2d(net, ksize=7, strides=1, padding="VALID")
+        net = tf.cast(net, tf.float32)
         net = tf.nn.conv2d(net, self._weights[f"{LOGITS_SCOPE}/weights"], 1, "SAME")
         net = tf.nn.bias_add(net, self._weights[f"{LOGITS_SCOPE}/biases"])
         return tf.reshape(net, [-1, NUM_CLASSES])  # SpatialSqueeze

@@ -19,8 +19,9 @@ import tensorflow as tf
 from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
-from inception_svm_export.config import ExportConfig
+from inception_svm_export.config import ExportConfig, Precision
 from inception_svm_export.network import InceptionV1
+from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS, preprocess_batch
 from inception_svm_export.warmup import write_warmup_requests
 
@@ -39,14 +40,19 @@ class ExportError(Exception):
 class InceptionV1Serving(tf.Module):
     """Inception v1 with in-graph preprocessing; both entry points return logits."""
 
-    def __init__(self, weights: Mapping[str, np.ndarray], *, folded: bool) -> None:
+    def __init__(
+        self, weights: Mapping[str, np.ndarray], *, folded: bool, precision: Precision = "fp32"
+    ) -> None:
         super().__init__(name="inception_v1")
         self.weights = {
-            name: tf.Variable(value, trainable=False, name=name) for name, value in weights.items()
+            name: tf.Variable(value, trainable=False, name=name)
+            for name, value in stored_weights(weights, precision).items()
         }
         # Saved with the model so a server or client can read the limit it enforces.
         self.max_image_pixels = tf.Variable(MAX_IMAGE_PIXELS, dtype=tf.int64, trainable=False)
-        self._network = InceptionV1(self.weights, folded=folded)
+        self._network = InceptionV1(
+            self.weights, folded=folded, compute_dtype=COMPUTE_DTYPES[precision]
+        )
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
     def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -89,11 +95,12 @@ def export_saved_model(
         raise ExportError(f"{version_dir} already exists; pick another --version")
     if config.fold_batchnorm:
         weights = fold_batchnorm(weights)
-    report(f"writing SavedModel ({'folded' if config.fold_batchnorm else 'separate'} batch norm)")
+    batchnorm = "folded" if config.fold_batchnorm else "separate"
+    report(f"writing SavedModel ({batchnorm} batch norm, {config.precision})")
     config.model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=config.model_dir, prefix=".export-"))
     try:
-        write_model(staging, weights, folded=config.fold_batchnorm)
+        write_model(staging, weights, folded=config.fold_batchnorm, precision=config.precision)
         (staging / "assets.extra" / METADATA_FILE).write_text(
             json.dumps(
                 {
@@ -118,9 +125,15 @@ def export_saved_model(
     return version_dir
 
 
-def write_model(directory: Path, weights: Mapping[str, np.ndarray], *, folded: bool) -> None:
+def write_model(
+    directory: Path,
+    weights: Mapping[str, np.ndarray],
+    *,
+    folded: bool,
+    precision: Precision = "fp32",
+) -> None:
     """SavedModel with both signatures plus the warmup requests, into ``directory``."""
-    module = InceptionV1Serving(weights, folded=folded)
+    module = InceptionV1Serving(weights, folded=folded, precision=precision)
     tf.saved_model.save(
         module,
         str(directory),

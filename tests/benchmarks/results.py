@@ -6,9 +6,13 @@ and the JSON say the same thing and a reader never has to look up what "good" me
 
 from __future__ import annotations
 
+import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
+
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -36,34 +40,34 @@ def at_most(row_value: float, threshold: float) -> tuple[str, bool]:
     return f"<= {threshold:g}", row_value <= threshold
 
 
-def rate_per_s(
-    call: Callable[[], object],
-    items_per_call: int,
+def interleaved_rates(
+    calls: Mapping[K, tuple[Callable[[], object], int]],
     *,
     min_seconds: float,
-    min_calls: int = 3,
+    min_calls: int = 5,
     warmup_calls: int = 2,
-) -> float:
-    """Items per second over back-to-back calls, after untimed warm-up calls.
+) -> dict[K, float]:
+    """Items per second of one typical call of each ``(call, items_per_call)``.
 
-    Runs at least ``min_calls`` and at least ``min_seconds``: enough for a stable mean
-    on a 2-core box without letting slow configurations stretch the whole run.
+    The calls take turns, one call each per round, until every one has run ``min_calls``
+    times and ``min_seconds`` have passed: on a shared 2-core box other processes come and
+    go, and taking turns spreads them evenly over the configurations being compared, so
+    their ratios hold even when absolute figures wobble. Each rate is ``items_per_call`` /
+    the median call time, which ignores the calls a burst of outside load slowed down.
     """
-    for _ in range(warmup_calls):
-        call()
-    calls = 0
+    for call, _ in calls.values():
+        for _ in range(warmup_calls):
+            call()
+    timings: dict[K, list[float]] = {key: [] for key in calls}
     started = time.perf_counter()
-    while True:
-        call()
-        calls += 1
-        elapsed = time.perf_counter() - started
-        if calls >= min_calls and elapsed >= min_seconds:
-            return calls * items_per_call / elapsed
-
-
-def seconds_per_call(call: Callable[[], object], *, min_seconds: float = 0.5) -> float:
-    """Mean wall time of one call (for microsecond-scale client work)."""
-    return 1.0 / rate_per_s(call, 1, min_seconds=min_seconds, min_calls=20)
+    rounds = 0
+    while rounds < min_calls or time.perf_counter() - started < min_seconds:
+        for key, (call, _) in calls.items():
+            call_started = time.perf_counter()
+            call()
+            timings[key].append(time.perf_counter() - call_started)
+        rounds += 1
+    return {key: items / statistics.median(timings[key]) for key, (_, items) in calls.items()}
 
 
 def format_table(rows: list[BenchRow]) -> str:
