@@ -24,7 +24,7 @@ EXIT_USAGE = 2
 
 class ExportCommand:
     name = "export"
-    help = "Export the Inception v1 checkpoint as a TF Serving SavedModel (MODEL_DIR/VERSION)."
+    help = "export the Inception v1 checkpoint as a TF Serving SavedModel (MODEL_DIR/VERSION)"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(

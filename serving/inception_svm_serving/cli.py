@@ -19,7 +19,7 @@ EXIT_USAGE = 2
 class ServeCommand:
     name = "serve"
     help = (
-        "Serve a SavedModel with TF Serving's gRPC/REST API (stand-in for tensorflow_model_server)."
+        "serve a SavedModel with TF Serving's gRPC/REST API (stand-in for tensorflow_model_server)"
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:

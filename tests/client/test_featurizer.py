@@ -148,3 +148,15 @@ def test_mtls(tmp_path: Path) -> None:
 def test_mtls_needs_both_certificate_and_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="both"):
         TlsConfig(tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
+
+
+def test_one_client_spreads_batches_over_every_address_with_round_robin() -> None:
+    """A headless Service resolves to one address per pod; without round_robin gRPC would
+    pin every call to the first one (pick_first). Two servers stand in for two pods."""
+    first, second = Script(), Script()
+    with scripted_server(first) as a, scripted_server(second) as b:
+        target = f"ipv4:{a},{b}"
+        results = featurize(target, images(40), batch_size=2, max_in_flight=1)
+    assert all(r.features is not None for r in results)
+    assert len(first.batch_sizes) + len(second.batch_sizes) == 20
+    assert first.batch_sizes and second.batch_sizes, (first.batch_sizes, second.batch_sizes)
