@@ -33,6 +33,10 @@ RANDOM_BANNER = """
 #  run is MEANINGLESS. Use the official checkpoint for real predictions.  #
 ###########################################################################
 """
+RANDOM_NOTICE = (
+    "RANDOM WEIGHTS (make demo WEIGHTS=random): every label and distance on this page is "
+    "meaningless; use the official checkpoint for real predictions."
+)
 OFFLINE_HELP = """
 error: could not obtain the official checkpoint {checkpoint}
 (no internet access?). To proceed:
@@ -140,7 +144,10 @@ def run_demo(weights: str, checkpoint: str, model_dir: Path, work_dir: Path) -> 
             print(f"==> classify {cars / 'unlabeled'}", flush=True)
             classify = ["classify", str(cars / "unlabeled"), "--server", target]
             classify += ["--svm", str(svm_path), "--format", "table", "--report", str(report)]
-            code = cli_main([*classify, "--training-report", str(training_report)])
+            classify += ["--training-report", str(training_report)]
+            if weights == "random":
+                classify += ["--report-notice", RANDOM_NOTICE]
+            code = cli_main(classify)
     except DemoError as error:
         print(str(error), file=sys.stderr)
         return EXIT_USAGE

@@ -33,6 +33,7 @@ figure img { max-width: 220px; max-height: 160px; display: block; margin: auto; 
 figcaption { font-size: .85em; word-break: break-all; }
 .label { font-weight: bold; font-size: 1.1em; }
 .error { color: #b00; }
+.notice { color: #fff; background: #b00; padding: .6em; font-weight: bold; }
 table.cm { border-collapse: collapse; } table.cm td, table.cm th { border: 1px solid #999;
   padding: .3em .6em; text-align: right; }
 """
@@ -93,7 +94,10 @@ def render_report(
     records: Sequence[ClassifyRecord],
     svm: SvmMetadata,
     training: TrainingReport | None = None,
+    notice: str | None = None,
 ) -> str:
+    """``notice`` is shown first, in red: a page gets shared without the terminal output
+    that warned about it (e.g. the demo's random weights)."""
     classes = svm.class_names
     if len(classes) == 2:
         sign = (
@@ -110,9 +114,10 @@ def render_report(
     )
     figures = "\n".join(_figure(record) for record in records)
     training_html = _training_section(training) if training is not None else ""
+    notice_html = f"<p class='notice'>{html.escape(notice)}</p>" if notice else ""
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         f"<title>inception-svm report</title><style>{_STYLE}</style></head><body>"
-        f"<h1>inception-svm classification</h1><p>{about}</p><p>{sign}</p>"
+        f"<h1>inception-svm classification</h1>{notice_html}<p>{about}</p><p>{sign}</p>"
         f"<div class='grid'>{figures}</div>{training_html}</body></html>\n"
     )

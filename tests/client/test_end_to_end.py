@@ -139,6 +139,8 @@ def test_stdin_paths_table_and_html_report(
         str(report),
         "--training-report",
         str(trained_svm.with_suffix(".training.json")),
+        "--report-notice",
+        "random <weights>",
         stdin="\n".join(paths) + "\n",
     )
     assert code == 0
@@ -148,6 +150,7 @@ def test_stdin_paths_table_and_html_report(
     page = report.read_text()
     assert page.count("data:image/jpeg;base64,") == len(paths)
     assert "Leave-one-out accuracy" in page and "Confusion matrix" in page
+    assert "<p class='notice'>random &lt;weights&gt;</p>" in page
 
 
 def test_usage_and_connection_errors_exit_2(

@@ -27,6 +27,7 @@ class ClassifyConfig:
     svm_sha256: str | None
     output_format: str
     report_path: Path | None
+    report_notice: str | None
     training_report_path: Path | None
     max_image_bytes: int
     channel: ChannelConfig
@@ -40,6 +41,7 @@ class ClassifyConfig:
             svm_sha256=args.svm_sha256,
             output_format=args.format,
             report_path=args.report,
+            report_notice=args.report_notice,
             training_report_path=args.training_report,
             max_image_bytes=options.max_image_bytes(args),
             channel=options.channel_config(args),
@@ -93,7 +95,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         return EXIT_USAGE
     writer.close()
     if config.report_path is not None:
-        page = render_report(records, classifier.metadata, training)
+        page = render_report(records, classifier.metadata, training, config.report_notice)
         config.report_path.write_text(page, encoding="utf-8")
         print(f"wrote {config.report_path}", file=sys.stderr)
     failed = sum(record.error is not None for record in records)
@@ -116,6 +118,7 @@ class ClassifyCommand:
         parser.add_argument(
             "--training-report", type=Path, help="training JSON from `train` for --report"
         )
+        parser.add_argument("--report-notice", help="a warning shown at the top of --report")
         options.add_server_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
