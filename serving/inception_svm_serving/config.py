@@ -135,29 +135,23 @@ class ServerOptions:
     load_retry_interval_micros: int = 60_000_000
 
 
-def _read_text_proto(path: Path, message: Any, what: str) -> Any:
+def _read_text_proto(path: Path, message: Any, what: str, *, secret: bool = False) -> Any:
+    """Parse a text-proto config file into ``message``, or raise ConfigError.
+
+    With ``secret``, errors report only the position: protobuf's message can quote the
+    offending text, which in an SSL config may be key material."""
     try:
         text = path.read_text()
     except OSError as error:
-        raise ConfigError(f"cannot read {what} {path}: {error}") from error
+        reason = error.strerror if secret else error
+        raise ConfigError(f"cannot read {what} {path}: {reason}") from error
     try:
         return text_format.Parse(text, message)
     except text_format.ParseError as error:
+        if secret:
+            line, column = error.GetLine(), error.GetColumn()
+            raise ConfigError(f"invalid {what} {path} at line {line}, column {column}") from None
         raise ConfigError(f"invalid {what} {path}: {error}") from error
-
-
-def _read_text_proto_quietly(path: Path, message: Any, what: str) -> Any:
-    """Like _read_text_proto, but a parse error reports only its position: protobuf's
-    message can quote the offending text, which in an SSL config may be key material."""
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise ConfigError(f"cannot read {what} {path}: {error.strerror}") from error
-    try:
-        return text_format.Parse(text, message)
-    except text_format.ParseError as error:
-        line, column = error.GetLine(), error.GetColumn()
-        raise ConfigError(f"invalid {what} {path} at line {line}, column {column}") from None
 
 
 def load_model_config_file(path: Path) -> tuple[ModelConfig, ...]:
@@ -220,7 +214,7 @@ def load_batching_parameters(path: Path | None) -> BatchingOptions:
 
 def load_ssl_config(path: Path) -> SslOptions:
     """--ssl_config_file: errors name the file and the field, never its (secret) contents."""
-    config = _read_text_proto_quietly(path, SSLConfig(), "SSL config")
+    config = _read_text_proto(path, SSLConfig(), "SSL config", secret=True)
     if not config.server_key or not config.server_cert:
         raise ConfigError(f"SSL config {path}: server_key and server_cert are required")
     if config.client_verify and not config.custom_ca:
