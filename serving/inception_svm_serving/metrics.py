@@ -48,7 +48,8 @@ def _escape(value: str) -> str:
 def _number(value: float) -> str:
     if value == float("inf"):
         return "+Inf"
-    return repr(float(value)) if value != int(value) else str(int(value))
+    # 12 significant digits: bucket bounds like 10*1.8**2 print as 32.4, not 32.400000000000006
+    return f"{value:.12g}"
 
 
 def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
