@@ -78,31 +78,25 @@ def test_boolean_flags_take_tf_serving_forms() -> None:
     assert parse(["--enable_batching", "true"]).enable_batching is True
 
 
-def test_unknown_flag_exits_2_with_its_name() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "inception_svm_serving", "--model_base_path=/x", "--bogus_flag=1"],
+def run_stand_in(*flags: str) -> subprocess.CompletedProcess[str]:
+    """For flags and configs refused at startup: the process exits before loading a model."""
+    return subprocess.run(
+        [sys.executable, "-m", "inception_svm_serving", *flags],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO_ROOT,
     )
+
+
+def test_unknown_flag_exits_2_with_its_name() -> None:
+    result = run_stand_in("--model_base_path=/x", "--bogus_flag=1")
     assert result.returncode == 2
     assert "--bogus_flag" in result.stderr
 
 
 def test_bad_config_file_exits_2() -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "inception_svm_serving",
-            f"--model_config_file={FIXTURES / 'models_bad.config'}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO_ROOT,
-    )
+    result = run_stand_in(f"--model_config_file={FIXTURES / 'models_bad.config'}")
     assert result.returncode == 2
     assert "base_pth" in result.stderr
 
