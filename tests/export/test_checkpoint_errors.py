@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import socket
 import subprocess
 import sys
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from inception_svm_client.cli import main as cli_main
 from inception_svm_export.architecture import official_variables
 from inception_svm_export.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from inception_svm_export.random_checkpoint import random_weights, write_checkpoint
+from tests.local_http import serve_directory
 
 FIRST_CONV = "InceptionV1/Conv2d_1a_7x7/weights"
 
@@ -100,16 +98,8 @@ def local_http_server(tmp_path: Path) -> Iterator[str]:
     """Serves ``tmp_path/www`` on 127.0.0.1 (a free port) for the download path."""
     root = tmp_path / "www"
     root.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_directory(root) as url:
+        yield url
 
 
 def test_download_is_cached_and_verified(

@@ -8,9 +8,6 @@ silently meaningless). Secrets (private keys) must never reach a log.
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import pytest
 
 from inception_svm_client.svm import sha256_file
 from tests.harness import ServerHandle, running_server
+from tests.local_http import serve_directory
 from tests.reliability.certs import TestPki, make_test_pki, openssl_available, ssl_config_text
 from tests.reliability.cli import jsonl_records, run_cli
 from tests.reliability.conftest import car_photos
@@ -70,17 +68,8 @@ def test_svm_for_another_featurizer_is_refused_before_classifying(
 @pytest.fixture
 def checkpoint_url(random_checkpoint_v1: Path) -> Iterator[str]:
     """Serve the checkpoint over plain HTTP on localhost, as a mirror would."""
-    handler = functools.partial(
-        http.server.SimpleHTTPRequestHandler, directory=str(random_checkpoint_v1.parent)
-    )
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{random_checkpoint_v1.name}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_directory(random_checkpoint_v1.parent) as url:
+        yield f"{url}/{random_checkpoint_v1.name}"
 
 
 def test_downloaded_checkpoint_with_wrong_sha256_is_refused(
