@@ -30,7 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from inception_svm_serving.config import BatchingOptions
-from inception_svm_serving.errors import InvalidArgument, ServingError, Unavailable
+from inception_svm_serving.errors import InvalidArgument, Unavailable
 
 Arrays = Mapping[str, np.ndarray]
 Runner = Callable[[Arrays], dict[str, np.ndarray]]
@@ -60,6 +60,13 @@ class _Task:
     done: threading.Event = field(default_factory=threading.Event)
     outputs: dict[str, np.ndarray] | None = None
     error: BaseException | None = None
+
+    def result(self) -> dict[str, np.ndarray]:
+        """Once done: the outputs, or the error raised."""
+        if self.error is not None:
+            raise self.error
+        assert self.outputs is not None  # a finished task without an error has outputs
+        return self.outputs
 
 
 @dataclass
@@ -118,14 +125,10 @@ class BatchScheduler:
         tasks = self._enqueue(inputs, size)
         for task in tasks:
             task.done.wait()
-        for task in tasks:
-            if task.error is not None:
-                raise task.error
-        if len(tasks) == 1:
-            assert tasks[0].outputs is not None
-            return tasks[0].outputs
-        keys = tasks[0].outputs.keys() if tasks[0].outputs else ()
-        return {k: np.concatenate([t.outputs[k] for t in tasks if t.outputs]) for k in keys}
+        results = [task.result() for task in tasks]
+        if len(results) == 1:
+            return results[0]
+        return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
     def close(self) -> None:
         """Run what is queued, then stop the threads; later submits get Unavailable."""
@@ -238,15 +241,14 @@ class BatchScheduler:
             }
         outputs = self._run(merged)
         self._observer.batch_processed(size, padded)
+        for key, value in outputs.items():
+            if value.ndim == 0 or value.shape[0] != padded:
+                raise InvalidArgument(
+                    f"output {key!r} has no batch dimension; it cannot be batched"
+                )
         start = 0
         for task in tasks:
-            task.outputs = {}
-            for key, value in outputs.items():
-                if value.ndim == 0 or value.shape[0] != padded:
-                    raise InvalidArgument(
-                        f"output {key!r} has no batch dimension; it cannot be batched"
-                    )
-                task.outputs[key] = value[start : start + task.size]
+            task.outputs = {k: v[start : start + task.size] for k, v in outputs.items()}
             start += task.size
 
     def _process(self, tasks: list[_Task]) -> None:
@@ -261,9 +263,6 @@ class BatchScheduler:
                     self._run_padded([task])
                 except BaseException as single_error:  # reported to that caller only
                     task.error = single_error
-        except ServingError as error:
-            for task in tasks:
-                task.error = error
         except Exception as error:  # never kill a batch thread; callers get the error
             for task in tasks:
                 task.error = error

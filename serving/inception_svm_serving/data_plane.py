@@ -6,11 +6,11 @@ batch queue, so a bad request fails alone with an INVALID_ARGUMENT that names th
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2
 
 from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
 from inception_svm_serving.model_manager import ModelManager, VersionStatus
@@ -43,7 +43,7 @@ class PredictResult:
 class Metadata:
     model_name: str
     version: int
-    signature_def: Mapping[str, meta_graph_pb2.SignatureDef]
+    signature_def: get_model_metadata_pb2.SignatureDefMap  # shared: never modify
 
 
 def _signature(signatures: Mapping[str, SignatureSpec], name: str) -> SignatureSpec:
@@ -101,11 +101,14 @@ class DataPlane:
     def predict(
         self,
         ref: ModelRef,
-        inputs: Mapping[str, np.ndarray],
+        inputs_for: Callable[[SignatureSpec], Mapping[str, np.ndarray]],
         output_filter: Sequence[str] = (),
     ) -> PredictResult:
+        """``inputs_for`` builds the request's inputs from the signature they will run on, so a
+        version swap can never parse a request against one version and run it on another."""
         with self._manager.acquire(ref.name, ref.version, ref.label) as servable:
             signature = _signature(servable.model.signatures, ref.signature_name)
+            inputs = inputs_for(signature)
             validate_inputs(signature, inputs)
             unknown = [o for o in output_filter if o not in signature.outputs]
             if unknown:
@@ -119,16 +122,15 @@ class DataPlane:
                 raise InvalidArgument(f"input '{names}': {error.message}") from error
             version = servable.version
         if output_filter:
-            outputs = {k: v for k, v in outputs.items() if k in set(output_filter)}
+            wanted = set(output_filter)
+            outputs = {k: v for k, v in outputs.items() if k in wanted}
         return PredictResult(ref.name, version, signature.name, outputs)
-
-    def signature(self, ref: ModelRef) -> SignatureSpec:
-        with self._manager.acquire(ref.name, ref.version, ref.label) as servable:
-            return _signature(servable.model.signatures, ref.signature_name)
 
     def metadata(self, ref: ModelRef) -> Metadata:
         with self._manager.acquire(ref.name, ref.version, ref.label) as servable:
             return Metadata(ref.name, servable.version, servable.model.signature_def_map)
 
-    def status(self, name: str, version: int | None) -> list[VersionStatus]:
-        return self._manager.status(name, version)
+    def status(self, ref: ModelRef) -> list[VersionStatus]:
+        if ref.label is not None:
+            raise InvalidArgument("GetModelStatus takes a version, not a version_label")
+        return self._manager.status(ref.name, ref.version)

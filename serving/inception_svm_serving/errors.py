@@ -12,6 +12,9 @@ from http import HTTPStatus
 
 import grpc
 
+from inception_svm_serving.logs import log_event
+from inception_svm_serving.metrics import ServerMetrics
+
 
 class Code(enum.Enum):
     INVALID_ARGUMENT = (grpc.StatusCode.INVALID_ARGUMENT, HTTPStatus.BAD_REQUEST)
@@ -78,6 +81,23 @@ def as_serving_error(error: BaseException) -> ServingError:
     if isinstance(error, ServingError):
         return error
     return Internal(f"{type(error).__name__}: {error}")
+
+
+def request_failed(
+    raw: BaseException,
+    metrics: ServerMetrics,
+    model: str,
+    api: str,
+    entrypoint: str,
+    seconds: float,
+) -> ServingError:
+    """The error boundary of both protocols: the status, the request metrics, and a log line
+    for INTERNAL, whose cause is a server bug rather than the request."""
+    error = as_serving_error(raw)
+    metrics.record_request(model, api, entrypoint, error.code.name, seconds)
+    if error.code is Code.INTERNAL:
+        log_event("request_failed", api=api, model=model, error=error.message)
+    return error
 
 
 def rest_error_body(error: ServingError) -> bytes:

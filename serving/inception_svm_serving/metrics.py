@@ -24,6 +24,7 @@ Bucket bounds follow TF Serving's (exponential scale/growth/count given below).
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,17 +88,16 @@ class Histogram:
         buckets: Sequence[float],
     ) -> None:
         self.name, self.help_text, self.label_names = name, help_text, tuple(label_names)
-        self._bounds = tuple(buckets)
+        self._bounds = tuple(buckets)  # ascending, as bisect in observe needs
         self._cells: dict[tuple[str, ...], list[float]] = {}  # bucket counts..., sum, count
         self._lock = threading.Lock()
 
     def observe(self, value: float, *labels: str) -> None:
         with self._lock:
             cell = self._cells.setdefault(labels, [0.0] * (len(self._bounds) + 2))
-            for index, bound in enumerate(self._bounds):
-                if value <= bound:
-                    cell[index] += 1
-                    break
+            index = bisect.bisect_left(self._bounds, value)  # first bound >= value: le inclusive
+            if index < len(self._bounds):  # else only the +Inf bucket, i.e. the count
+                cell[index] += 1
             cell[-2] += value
             cell[-1] += 1
 

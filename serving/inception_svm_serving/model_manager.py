@@ -25,7 +25,7 @@ from inception_svm_serving.config import BatchingOptions, ModelConfig
 from inception_svm_serving.errors import NotFound, Unavailable
 from inception_svm_serving.logs import log_event
 from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.runtime import LoadedModel, load_model
+from inception_svm_serving.runtime import LoadedModel
 
 _UNLOAD_DRAIN_TIMEOUT_S = 60.0
 
@@ -44,7 +44,6 @@ class Servable:
         self, model: LoadedModel, batching: BatchingOptions | None, metrics: ServerMetrics
     ) -> None:
         self.model = model
-        self.version = model.version
         self._inflight = 0
         self._idle = threading.Condition()
         self._schedulers: dict[str, BatchScheduler] = {}
@@ -56,6 +55,10 @@ class Servable:
                     metrics.batch_observer(model.name, signature),
                     name=f"{model.name}-v{model.version}-{signature}",
                 )
+
+    @property
+    def version(self) -> int:
+        return self.model.version
 
     def execute(self, signature: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         scheduler = self._schedulers.get(signature)
@@ -223,7 +226,7 @@ class ModelManager:
         attempts = self._max_load_retries + 1
         for attempt in range(1, attempts + 1):
             try:
-                servable, model, warmup_seconds, replayed = self._load_once(config, version)
+                servable, warmup_seconds, replayed = self._load_once(config, version)
                 break
             except Exception as error:  # a bad export must not take the server down
                 if attempt < attempts and not self._stop.wait(self._load_retry_interval_s):
@@ -246,17 +249,15 @@ class ModelManager:
             "model_available",
             model=name,
             version=version,
-            load_s=round(model.load_seconds, 3),
+            load_s=round(servable.model.load_seconds, 3),
             warmup_s=round(warmup_seconds, 3),
             warmup_requests=replayed,
         )
 
-    def _load_once(
-        self, config: ModelConfig, version: int
-    ) -> tuple[Servable, LoadedModel, float, int]:
+    def _load_once(self, config: ModelConfig, version: int) -> tuple[Servable, float, int]:
         path = config.base_path / str(version)
         try:
-            model = load_model(config.name, version, path)
+            model = LoadedModel(config.name, version, path)
         except BaseException:
             self._metrics.observe_load(path, None)
             raise
@@ -267,7 +268,7 @@ class ModelManager:
         except BaseException:
             servable.drain_and_close()
             raise
-        return servable, model, warmup_seconds, replayed
+        return servable, warmup_seconds, replayed
 
     def _warm_up(self, servable: Servable) -> tuple[float, int]:
         started = time.monotonic()

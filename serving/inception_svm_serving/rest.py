@@ -15,8 +15,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import numpy as np
 from google.protobuf import json_format
-from tensorflow_serving.apis import get_model_metadata_pb2
 
 from inception_svm_serving.config import DEFAULT_MAX_MESSAGE_BYTES, MonitoringOptions
 from inception_svm_serving.data_plane import DataPlane, ModelRef
@@ -25,12 +25,12 @@ from inception_svm_serving.errors import (
     NotFound,
     ResourceExhausted,
     ServingError,
-    as_serving_error,
+    request_failed,
     rest_error_body,
 )
-from inception_svm_serving.logs import log_event
 from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.rest_json import parse_predict_body, predict_response
+from inception_svm_serving.runtime import SignatureSpec
 from inception_svm_serving.servicer import status_response
 
 _ROUTE = re.compile(
@@ -78,34 +78,24 @@ class RestApi:
             ref = ModelRef(name, version, match.group("label"))
             payload = self._dispatch(method, api, ref, body)
         except Exception as raw:
-            error = as_serving_error(raw)
-            self._record(name, api, error.code.name, started)
-            if error.code.name == "INTERNAL":
-                log_event("request_failed", api=api, model=name, error=error.message)
+            elapsed = time.perf_counter() - started
+            error = request_failed(raw, self._metrics, name, api, "REST", elapsed)
             return int(error.code.http_status), "application/json", rest_error_body(error)
-        self._record(name, api, "OK", started)
+        self._metrics.record_request(name, api, "REST", "OK", time.perf_counter() - started)
         return 200, "application/json", json.dumps(payload).encode("utf-8")
-
-    def _record(self, model: str, api: str, status: str, started: float) -> None:
-        self._metrics.record_request(model, api, "REST", status, time.perf_counter() - started)
 
     def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes) -> Any:
         if api == "GetModelStatus" and method == "GET":
-            if ref.label is not None:
-                raise InvalidArgument("model status takes a version, not a label")
-            return _json_proto(status_response(self._plane.status(ref.name, ref.version)))
+            return _json_proto(status_response(self._plane.status(ref)))
         if api == "GetModelMetadata" and method == "GET":
             metadata = self._plane.metadata(ref)
-            signature_map = get_model_metadata_pb2.SignatureDefMap()
-            for key, signature_def in metadata.signature_def.items():
-                signature_map.signature_def[key].CopyFrom(signature_def)
             return {
                 "model_spec": {
                     "name": metadata.model_name,
                     "signature_name": "",
                     "version": str(metadata.version),
                 },
-                "metadata": {"signature_def": _json_proto(signature_map)},
+                "metadata": {"signature_def": _json_proto(metadata.signature_def)},
             }
         if api == "Predict" and method == "POST":
             try:
@@ -114,9 +104,14 @@ class RestApi:
                 raise InvalidArgument(f"JSON parse error: {error}") from error
             if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
                 ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
-            signature = self._plane.signature(ref)
-            inputs, row_format = parse_predict_body(request, signature)
-            result = self._plane.predict(ref, inputs)
+            row_format = False
+
+            def inputs_for(signature: SignatureSpec) -> dict[str, np.ndarray]:
+                nonlocal row_format
+                inputs, row_format = parse_predict_body(request, signature)
+                return inputs
+
+            result = self._plane.predict(ref, inputs_for)
             return predict_response(result.outputs, row_format)
         raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
-from tensorflow_serving.apis import prediction_log_pb2
+from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
 from inception_svm_serving.errors import Internal, InvalidArgument
 
@@ -68,9 +68,9 @@ class LoadedModel:
         self.path = path
         started = time.monotonic()
         meta_graph = _read_meta_graph(path)
-        self.signature_def_map: Mapping[str, meta_graph_pb2.SignatureDef] = dict(
-            meta_graph.signature_def
-        )
+        # The GetModelMetadata reply's payload, built once; requests only read it.
+        self.signature_def_map = get_model_metadata_pb2.SignatureDefMap()
+        self.signature_def_map.signature_def.MergeFrom(meta_graph.signature_def)
         self._module = tf.saved_model.load(str(path), tags=[SERVE_TAG])
         self._functions = dict(self._module.signatures)
         self.signatures: Mapping[str, SignatureSpec] = {
@@ -79,7 +79,7 @@ class LoadedModel:
                 {a: _tensor_spec(a, i) for a, i in sig.inputs.items()},
                 {a: _tensor_spec(a, i) for a, i in sig.outputs.items()},
             )
-            for key, sig in self.signature_def_map.items()
+            for key, sig in meta_graph.signature_def.items()
             if key in self._functions
         }
         self.load_seconds = time.monotonic() - started
@@ -118,7 +118,3 @@ def _op_error_text(message: str) -> str:
     lines = [line.strip() for line in message.splitlines()]
     kept = [line for line in lines if line and not line.startswith(noise)]
     return " ".join(kept) or message
-
-
-def load_model(name: str, version: int, path: Path) -> LoadedModel:
-    return LoadedModel(name, version, path)

@@ -24,8 +24,7 @@ from tensorflow_serving.apis import (
 )
 
 from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import InvalidArgument, Unimplemented, as_serving_error
-from inception_svm_serving.logs import log_event
+from inception_svm_serving.errors import InvalidArgument, Unimplemented, request_failed
 from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.model_manager import VersionStatus
 
@@ -76,11 +75,8 @@ def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handl
             try:
                 response = handler(self, request, context)
             except Exception as raw:
-                error = as_serving_error(raw)
                 elapsed = time.perf_counter() - started
-                metrics.record_request(model, api, "GRPC", error.code.name, elapsed)
-                if error.code.name == "INTERNAL":
-                    log_event("request_failed", api=api, model=model, error=error.message)
+                error = request_failed(raw, metrics, model, api, "GRPC", elapsed)
                 context.abort(error.code.grpc_code, error.message)
             metrics.record_request(model, api, "GRPC", "OK", time.perf_counter() - started)
             return response
@@ -108,7 +104,7 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
         def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
             ref = model_ref(request.model_spec)
             inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
-            result = plane.predict(ref, inputs, list(request.output_filter))
+            result = plane.predict(ref, lambda _signature: inputs, list(request.output_filter))
             response = predict_pb2.PredictResponse()
             response.model_spec.name = result.model_name
             response.model_spec.version.value = result.version
@@ -125,13 +121,10 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
                     f"metadata_field must be ['signature_def'], got {list(request.metadata_field)}"
                 )
             metadata = plane.metadata(model_ref(request.model_spec))
-            signature_map = get_model_metadata_pb2.SignatureDefMap()
-            for key, signature_def in metadata.signature_def.items():
-                signature_map.signature_def[key].CopyFrom(signature_def)
             response = get_model_metadata_pb2.GetModelMetadataResponse()
             response.model_spec.name = metadata.model_name
             response.model_spec.version.value = metadata.version
-            response.metadata["signature_def"].Pack(signature_map)
+            response.metadata["signature_def"].Pack(metadata.signature_def)
             return response
 
         @rpc("Classify", metrics)
@@ -149,10 +142,7 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
     class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
         @rpc("GetModelStatus", metrics)
         def GetModelStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
-            ref = model_ref(request.model_spec)
-            if ref.label is not None:
-                raise InvalidArgument("GetModelStatus takes a version, not a version_label")
-            return status_response(plane.status(ref.name, ref.version))
+            return status_response(plane.status(model_ref(request.model_spec)))
 
         @rpc("HandleReloadConfigRequest", metrics)
         def HandleReloadConfigRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
