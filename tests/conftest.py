@@ -1,17 +1,25 @@
 """Session fixtures shared by every engineer's tests.
 
-Exporting the SavedModel costs seconds of CPU, so the whole session shares one random
-checkpoint and one folded export; tests that need something else build it themselves.
-TensorFlow is imported inside the fixtures so that client-only tests never load it.
+Exporting the SavedModel costs seconds of CPU and starting a server loads TF and the model
+(~10 s), so the whole session shares one random checkpoint, one folded export, one plain
+and one production-batching server, and one SVM; tests that need something else build it
+themselves. TensorFlow and gRPC are imported inside the fixtures so that client-only tests
+never load TF and the Kubernetes tests load neither.
 """
 
 from __future__ import annotations
 
 import os
-from importlib.resources import files
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.paths import CARS_DIR, DATA_DIR
+
+if TYPE_CHECKING:
+    from tests.harness import ServerHandle
 
 # Inherited by every subprocess the tests start (servers, CLIs): keeps TF's C++ logs quiet.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,7 +28,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def bundled_photos() -> Path:
     """The demo data dir shipped in the client package (cars/, samples/, SOURCES.md)."""
-    return Path(str(files("inception_svm_client") / "data"))
+    return DATA_DIR
 
 
 @pytest.fixture(scope="session")
@@ -51,3 +59,45 @@ def model_base_path(tmp_path_factory: pytest.TempPathFactory, random_checkpoint_
         )
     )
     return base
+
+
+@pytest.fixture(scope="session")
+def stand_in(model_base_path: Path) -> Iterator[ServerHandle]:
+    """The stand-in serving ``model_base_path`` with default flags."""
+    from tests.harness import running_server
+
+    with running_server(model_base_path) as handle:
+        yield handle
+
+
+@pytest.fixture(scope="session")
+def batching_server(model_base_path: Path) -> Iterator[ServerHandle]:
+    """The stand-in serving ``model_base_path`` with the production batching parameters, so
+    batch limits and memory checks see what a deployment has. Tests measuring it (metrics,
+    RSS) compare before and after within one test or module."""
+    from tests.harness import PRODUCTION_BATCHING_FLAGS, running_server
+
+    with running_server(model_base_path, extra_flags=PRODUCTION_BATCHING_FLAGS) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def trained_svm(stand_in: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """svm.onnx (+ svm.training.json beside it) trained by the real ``train`` command on the
+    20 bundled labelled photos."""
+    from inception_svm_client.cli import main
+
+    output = tmp_path_factory.mktemp("svm") / "svm.onnx"
+    code = main(
+        [
+            "train",
+            str(CARS_DIR / "train"),
+            "--server",
+            stand_in.grpc_target,
+            "--output",
+            str(output),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    return output

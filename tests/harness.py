@@ -24,19 +24,27 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVING_DIR = REPO_ROOT / "serving"
+from inception_svm_serving.config import load_monitoring_config
+from inception_svm_serving.launch import flag_name, merge_flags
+from tests.paths import REPO_ROOT, SERVING_DIR
+
 MONITORING_CONFIG = SERVING_DIR / "monitoring.config"
 BATCHING_PARAMETERS = SERVING_DIR / "batching_parameters.txt"
+# What a deployment runs with: requests of up to 64 images split into execution batches of
+# 8, bounded queue (serving/batching_parameters.txt).
+PRODUCTION_BATCHING_FLAGS = (
+    "--enable_batching=true",
+    f"--batching_parameters_file={BATCHING_PARAMETERS}",
+)
 MODEL_NAME = "inception_v1"
-METRICS_PATH = "/monitoring/prometheus/metrics"
+METRICS_PATH = load_monitoring_config(MONITORING_CONFIG).prometheus_path
 _LOG_TAIL_CHARS = 4000
 _PR_SET_PDEATHSIG = 1
 
@@ -56,7 +64,7 @@ class ServerHandle:
         return body.decode("utf-8")
 
     def log_tail(self) -> str:
-        return _tail(self.log_path)
+        return log_tail(self.log_path)
 
 
 def free_port() -> int:
@@ -66,7 +74,25 @@ def free_port() -> int:
         return port
 
 
-def _tail(path: Path) -> str:
+def free_port_pair() -> tuple[int, int]:
+    """Two distinct free localhost ports: gRPC and REST."""
+    grpc_port, rest_port = free_port(), free_port()
+    while rest_port == grpc_port:
+        rest_port = free_port()
+    return grpc_port, rest_port
+
+
+def subprocess_env() -> dict[str, str]:
+    """The environment of every process the tests start (servers, CLIs)."""
+    return {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+        "INCEPTION_SVM_BIND_HOST": "127.0.0.1",  # tests never listen beyond localhost
+    }
+
+
+def log_tail(path: Path) -> str:
     try:
         return path.read_text(errors="replace")[-_LOG_TAIL_CHARS:]
     except OSError:
@@ -79,10 +105,6 @@ def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _has_flag(flags: Sequence[str], name: str) -> bool:
-    return any(flag == f"--{name}" or flag.startswith(f"--{name}=") for flag in flags)
 
 
 def server_command(
@@ -98,22 +120,65 @@ def server_command(
         flags.append(f"--model_config_file={model_config_file}")
     elif model_base_path is not None:
         flags += [f"--model_name={MODEL_NAME}", f"--model_base_path={model_base_path}"]
-    defaults = {
-        "monitoring_config_file": str(MONITORING_CONFIG),
-        "enable_grpc_healthcheck_service": "true",
-    }
-    for name, value in defaults.items():
-        if not _has_flag(extra_flags, name):
-            flags.append(f"--{name}={value}")
-    return [sys.executable, "-m", "inception_svm_serving", *flags, *extra_flags]
+    flags += [
+        f"--monitoring_config_file={MONITORING_CONFIG}",
+        "--enable_grpc_healthcheck_service=true",
+    ]
+    return [sys.executable, "-m", "inception_svm_serving", *merge_flags(flags, extra_flags)]
 
 
-def _health_serving(target: str, tls: grpc.ChannelCredentials | None) -> bool:
+def spawn_server(
+    command: Sequence[str], log_path: Path, *, die_with_parent: bool = True
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own process group, appending its output to ``log_path``.
+
+    With ``die_with_parent`` it is SIGTERMed when the spawning *thread* ends (that is what
+    Linux's PR_SET_PDEATHSIG tracks), which on the main thread means the test process: pass
+    False when spawning from a thread that ends before the server should.
+    """
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(),
+            cwd=REPO_ROOT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent if die_with_parent else None,
+        )
+
+
+def wait_until_serving(
+    process: subprocess.Popen[bytes],
+    is_serving: Callable[[], bool],
+    log_path: Path,
+    timeout_s: float,
+) -> None:
+    """Poll ``is_serving``; RuntimeError with the log tail when the process exits or
+    ``timeout_s`` passes first."""
+    deadline = time.monotonic() + timeout_s
+    while not is_serving():
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with code {process.returncode} before SERVING; "
+                f"command: {process.args!r}\nlog tail:\n{log_tail(log_path)}"
+            )
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"server not SERVING after {timeout_s:.0f} s\nlog tail:\n{log_tail(log_path)}"
+            )
+        time.sleep(0.1)
+
+
+def health_serving(
+    target: str, tls: grpc.ChannelCredentials | None = None, timeout_s: float = 2
+) -> bool:
+    """Whether gRPC health (service "") answers SERVING."""
     channel = grpc.insecure_channel(target) if tls is None else grpc.secure_channel(target, tls)
     with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=2)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
         except grpc.RpcError:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
@@ -162,55 +227,25 @@ def running_server(
     ``--ssl_config_file``. Raises RuntimeError with the server log tail when the process exits
     or is not SERVING within ``startup_timeout_s``.
     """
-    grpc_port, rest_port = free_port(), free_port()
-    while rest_port == grpc_port:
-        rest_port = free_port()
+    grpc_port, rest_port = free_port_pair()
     command = server_command(grpc_port, rest_port, model_base_path, model_config_file, extra_flags)
-    log_dir = Path(tempfile.mkdtemp(prefix="inception-svm-server-"))
-    log_path = log_dir / "server.log"
-    env = {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
-        "INCEPTION_SVM_BIND_HOST": "127.0.0.1",  # tests never listen beyond localhost
-    }
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            command,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=REPO_ROOT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+    log_path = Path(tempfile.mkdtemp(prefix="inception-svm-server-")) / "server.log"
+    process = spawn_server(command, log_path)
     handle = ServerHandle(
         grpc_target=f"127.0.0.1:{grpc_port}",
         rest_url=f"http://127.0.0.1:{rest_port}",
         process=process,
         log_path=log_path,
     )
-    uses_tls = _has_flag(extra_flags, "ssl_config_file")
+    uses_tls = any(flag_name(flag) == "--ssl_config_file" for flag in extra_flags)
 
     def is_serving() -> bool:
         if uses_tls and tls is None:
             return _logged_serving(log_path)
-        return _health_serving(handle.grpc_target, tls)
+        return health_serving(handle.grpc_target, tls)
 
     try:
-        deadline = time.monotonic() + startup_timeout_s
-        while not is_serving():
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with code {process.returncode} before SERVING; "
-                    f"command: {' '.join(command)}\nlog tail:\n{_tail(log_path)}"
-                )
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"server not SERVING after {startup_timeout_s:.0f} s\n"
-                    f"log tail:\n{_tail(log_path)}"
-                )
-            time.sleep(0.2)
+        wait_until_serving(process, is_serving, log_path, startup_timeout_s)
         yield handle
     finally:
         _stop(process)

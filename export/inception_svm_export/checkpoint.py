@@ -50,7 +50,9 @@ def resolve_checkpoint(
         return _checkpoint_in_directory(local)
     if local.is_file():
         if tarfile.is_tarfile(local):
-            return _extract_tarball(local, cache_dir)
+            # With ``sha256`` the file was just checked against it: no second pass over it.
+            digest = _sha256(local) if sha256 is None else _normalised(sha256)
+            return _extract_tarball(local, cache_dir, digest)
         if local.suffix == ".index":
             return str(local.with_suffix(""))
         return str(local)
@@ -154,9 +156,13 @@ def _download(url: str, cache_dir: Path, sha256: str | None, show_progress: bool
     return target
 
 
+def _normalised(sha256: str) -> str:
+    return sha256.strip().lower()
+
+
 def _verify_sha256(path: Path, expected: str) -> None:
     digest = _sha256(path)
-    if digest != expected.strip().lower():
+    if digest != _normalised(expected):
         raise CheckpointError(f"{path} has sha256 {digest}, expected {expected}")
 
 
@@ -168,9 +174,9 @@ def _sha256(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _extract_tarball(tarball: Path, cache_dir: Path) -> str:
-    """Unpack the checkpoint files once per tarball content into the cache."""
-    destination = cache_dir.expanduser() / "extracted" / _sha256(tarball)[:16]
+def _extract_tarball(tarball: Path, cache_dir: Path, sha256: str) -> str:
+    """Unpack the checkpoint files once per tarball content (its ``sha256``) into the cache."""
+    destination = cache_dir.expanduser() / "extracted" / sha256[:16]
     if not destination.is_dir():
         destination.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=destination.parent, prefix=".extracting-"))

@@ -82,6 +82,9 @@ def export_saved_model(
 
     ``report`` receives one line per step, for a CLI's progress output.
     """
+    version_dir = config.model_dir / str(config.version or next_version(config.model_dir))
+    if version_dir.exists():  # before fetching or reading a checkpoint that would be wasted
+        raise ExportError(f"{version_dir} already exists; pick another --version")
     checkpoint_path = resolve_checkpoint(
         config.checkpoint,
         cache_dir=config.cache_dir,
@@ -90,9 +93,6 @@ def export_saved_model(
     )
     report(f"reading checkpoint {checkpoint_path}")
     weights = load_checkpoint(checkpoint_path)
-    version_dir = config.model_dir / str(config.version or next_version(config.model_dir))
-    if version_dir.exists():
-        raise ExportError(f"{version_dir} already exists; pick another --version")
     if config.fold_batchnorm:
         weights = fold_batchnorm(weights)
     batchnorm = "folded" if config.fold_batchnorm else "separate"
@@ -142,7 +142,9 @@ def write_model(
             PIXELS_SIGNATURE: module.predict_pixels.get_concrete_function(),
         },
     )
-    write_warmup_requests(directory / "assets.extra")
+    write_warmup_requests(
+        directory / "assets.extra", signature_name=SERVING_SIGNATURE, input_key=IMAGES_INPUT
+    )
 
 
 def next_version(model_dir: Path) -> int:

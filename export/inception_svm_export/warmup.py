@@ -6,7 +6,6 @@ selection (seconds); with them a freshly loaded version is fast before it takes 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
@@ -29,15 +28,9 @@ def bundled_warmup_images() -> list[bytes]:
     return [(data / name).read_bytes() for name in _WARMUP_PHOTOS]
 
 
-def write_warmup_requests(
-    assets_extra: Path,
-    images: Sequence[bytes] | None = None,
-    *,
-    signature_name: str = "serving_default",
-    input_key: str = "images",
-) -> Path:
+def write_warmup_requests(assets_extra: Path, *, signature_name: str, input_key: str) -> Path:
     """Write a TFRecord of PredictionLog records, one PredictRequest per batch size."""
-    images = list(images if images is not None else bundled_warmup_images())
+    images = bundled_warmup_images()
     assets_extra.mkdir(parents=True, exist_ok=True)
     path = assets_extra / WARMUP_FILE
     with tf.io.TFRecordWriter(str(path)) as writer:

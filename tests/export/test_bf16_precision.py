@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from inception_svm_client import svm
 from inception_svm_client.cli import main as cli_main
+from tests.paths import training_photos, unlabeled_photos
 
 # bf16 keeps 8 significant bits: each rounding is off by at most 2^-9 ≈ 0.2 %. The longest
 # path through the network rounds activations about 22 times; independent roundings add
@@ -26,6 +27,7 @@ from inception_svm_client.cli import main as cli_main
 MAX_DEVIATION_OF_LARGEST_LOGIT = 0.03
 CONV_KERNEL = "InceptionV1/Conv2d_1a_7x7/weights"
 HEAD_KERNEL = "InceptionV1/Logits/Conv2d_0c_1x1/weights"
+TRAINING_PHOTOS = training_photos()
 
 
 @pytest.fixture(scope="module")
@@ -39,23 +41,18 @@ def bf16_version_dir(tmp_path_factory: pytest.TempPathFactory, random_checkpoint
 
 
 @pytest.fixture(scope="module")
-def car_photos(bundled_photos: Path) -> dict[str, list[Path]]:
-    cars = bundled_photos / "cars"
-    return {
-        "train": sorted((cars / "train").glob("*/*.jpg")),
-        "unlabeled": sorted((cars / "unlabeled").glob("*.jpg")),
-    }
+def bf16_model(bf16_version_dir: Path) -> tf.Module:
+    return tf.saved_model.load(str(bf16_version_dir))
 
 
 @pytest.fixture(scope="module")
-def logits(
-    model_base_path: Path, bf16_version_dir: Path, car_photos: dict[str, list[Path]]
-) -> dict[str, np.ndarray]:
+def logits(model_base_path: Path, bf16_model: tf.Module) -> dict[str, np.ndarray]:
     """fp32 and bf16 logits of every bundled car photo, training photos first."""
-    images = tf.constant([p.read_bytes() for p in car_photos["train"] + car_photos["unlabeled"]])
+    images = tf.constant([p.read_bytes() for p in TRAINING_PHOTOS + unlabeled_photos()])
+    fp32_model = tf.saved_model.load(str(model_base_path / "1"))
     result = {}
-    for precision, version_dir in (("fp32", model_base_path / "1"), ("bf16", bf16_version_dir)):
-        served = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    for precision, model in (("fp32", fp32_model), ("bf16", bf16_model)):
+        served = model.signatures["serving_default"]
         output = served(images=images)["logits"]
         assert output.dtype == tf.float32 and output.shape == (len(images), 1001)
         result[precision] = output.numpy()
@@ -63,13 +60,13 @@ def logits(
 
 
 def test_bf16_model_keeps_the_float32_contract_and_stores_bf16_kernels(
-    bf16_version_dir: Path,
+    bf16_version_dir: Path, bf16_model: tf.Module
 ) -> None:
-    model = tf.saved_model.load(str(bf16_version_dir))
-    pixels_input = model.signatures["predict_pixels"].structured_input_signature[1]["pixels"]
+    signature = bf16_model.signatures["predict_pixels"]
+    pixels_input = signature.structured_input_signature[1]["pixels"]
     assert pixels_input.dtype == tf.float32
-    assert model.weights[CONV_KERNEL].dtype == tf.bfloat16
-    assert model.weights[HEAD_KERNEL].dtype == tf.float32
+    assert bf16_model.weights[CONV_KERNEL].dtype == tf.bfloat16
+    assert bf16_model.weights[HEAD_KERNEL].dtype == tf.float32
     metadata = json.loads((bf16_version_dir / "assets.extra" / "export_metadata.json").read_text())
     assert metadata["precision"] == "bf16"
 
@@ -83,10 +80,10 @@ def test_bf16_logits_stay_close_to_fp32(logits: dict[str, np.ndarray]) -> None:
 
 
 def test_svm_trained_on_fp32_features_decides_the_same_on_bf16_features(
-    logits: dict[str, np.ndarray], car_photos: dict[str, list[Path]]
+    logits: dict[str, np.ndarray],
 ) -> None:
-    train_count = len(car_photos["train"])
-    labels = [path.parent.name for path in car_photos["train"]]
+    train_count = len(TRAINING_PHOTOS)
+    labels = [path.parent.name for path in TRAINING_PHOTOS]
     # Fitted directly: svm.train's leave-one-out folds would only add seconds here.
     model = svm.make_linear_svc().fit(logits["fp32"][:train_count], labels)
     metadata = svm.SvmMetadata(

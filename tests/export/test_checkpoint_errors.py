@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import socket
 import subprocess
 import sys
 import tarfile
@@ -17,6 +16,7 @@ from inception_svm_client.cli import main as cli_main
 from inception_svm_export.architecture import official_variables
 from inception_svm_export.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from inception_svm_export.random_checkpoint import random_weights, write_checkpoint
+from tests.harness import free_port
 from tests.local_http import serve_directory
 
 FIRST_CONV = "InceptionV1/Conv2d_1a_7x7/weights"
@@ -122,10 +122,8 @@ def test_download_is_cached_and_verified(
 def test_offline_says_how_to_provide_a_checkpoint(
     tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    with socket.socket() as probe:  # a port nothing listens on: connection refused, like offline
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/inception_v1_2016_08_28.tar.gz"
+    # A port nothing listens on: connection refused, like offline.
+    url = f"http://127.0.0.1:{free_port()}/inception_v1_2016_08_28.tar.gz"
     message = _export_fails(url, tmp_path, capsys)
     assert "could not download" in message
     assert "--checkpoint PATH" in message

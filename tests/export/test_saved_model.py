@@ -7,6 +7,7 @@ import json
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -175,9 +176,8 @@ def _oversized_bmp() -> bytes:
     ids=["png-bomb", "jpeg-bomb", "gif-bomb", "bmp-bomb", "garbage", "empty", "truncated-jpeg"],
 )
 def test_bad_images_raise_invalid_argument(
-    model: tf.Module, photo: Image.Image, make_image: object, expected: str
+    model: tf.Module, photo: Image.Image, make_image: Callable[[Image.Image], bytes], expected: str
 ) -> None:
-    assert callable(make_image)
     good = _encode(photo.resize((64, 64)), "JPEG")
     with pytest.raises(tf.errors.InvalidArgumentError, match=expected) as raised:
         _classify(model, [good, make_image(photo)])

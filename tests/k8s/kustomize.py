@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
+
 K8S_DIR = REPO_ROOT / "k8s"
-SERVING_DIR = REPO_ROOT / "serving"
 OVERLAYS = ("cpu", "gpu")
 RENDER_TIMEOUT_S = 120
 

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 import kubernetes_validate
 
-from tests.k8s.kustomize import SERVING_DIR, Manifest
+from tests.k8s.kustomize import Manifest
+from tests.paths import SERVING_DIR
 
 Accelerator = Literal["cpu", "gpu"]
 

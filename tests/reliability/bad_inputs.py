@@ -34,7 +34,8 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class BadInput:
-    """One case: the file name it is written under, what must happen, and how to build it."""
+    """One case: the file name it is written under, what must happen, how to build it, and
+    what makes it awkward (for failure messages)."""
 
     name: str
     verdict: Verdict
@@ -137,7 +138,3 @@ def write_bad_inputs(directory: Path, photo_jpeg: bytes) -> dict[str, Path]:
         case.build(path, photo_jpeg)
         paths[case.name] = path
     return paths
-
-
-def verdict_of(name: str) -> Verdict:
-    return next(case.verdict for case in BAD_INPUTS if case.name == name)

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from typing import Any
 
-from tests.harness import REPO_ROOT
+from tests.harness import subprocess_env
+from tests.paths import REPO_ROOT
 
 CLI_TIMEOUT_S = 300
 
 
-def run_cli(*args: str, timeout_s: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "inception_svm_client.cli", *args],
         capture_output=True,
         text=True,
-        timeout=timeout_s,
-        env=env,
+        timeout=CLI_TIMEOUT_S,
+        env=subprocess_env(),
         cwd=REPO_ROOT,
         check=False,
     )

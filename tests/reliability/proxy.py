@@ -44,7 +44,6 @@ class TcpProxy:
         self._refusing = False
         self._stopped = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.connections_accepted = 0
         self.connections_cut = 0
         self._acceptor = threading.Thread(target=self._accept_loop, daemon=True)
         self._acceptor.start()
@@ -106,7 +105,6 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._pairs.append((client, upstream))
-                self.connections_accepted += 1
             for source, sink in ((client, upstream), (upstream, client)):
                 thread = threading.Thread(target=self._pump, args=(source, sink), daemon=True)
                 thread.start()

@@ -17,9 +17,9 @@ from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 from inception_svm_serving.config import load_batching_parameters
 from tests.harness import BATCHING_PARAMETERS, ServerHandle
+from tests.paths import car_photos
 from tests.reliability.bad_inputs import BAD_INPUTS, BadInput, Verdict
-from tests.reliability.conftest import car_photos
-from tests.reliability.serving_calls import (
+from tests.serving_calls import (
     NUM_CLASSES,
     predict,
     predict_request,
@@ -38,20 +38,20 @@ CODE = grpc.StatusCode
 
 
 @pytest.fixture(scope="module")
-def channel(reliability_server: ServerHandle) -> Iterator[grpc.Channel]:
+def channel(batching_server: ServerHandle) -> Iterator[grpc.Channel]:
     options = [("grpc.max_send_message_length", 256 * MIB)]
-    with grpc.insecure_channel(reliability_server.grpc_target, options=options) as channel:
+    with grpc.insecure_channel(batching_server.grpc_target, options=options) as channel:
         yield channel
 
 
 @pytest.fixture(scope="module")
-def baseline_rss(reliability_server: ServerHandle, channel: grpc.Channel) -> int:
+def baseline_rss(batching_server: ServerHandle, channel: grpc.Channel) -> int:
     """RSS after a full batch of 32 good images: the allocator's high-water mark of normal
     traffic is part of the baseline, so only what bad requests add is measured."""
     photos = [path.read_bytes() for path in car_photos()[:32]]
     photos += photos[: 32 - len(photos)]
     assert predict(channel, predict_request(string_tensor(photos))).code == CODE.OK
-    return rss_bytes(reliability_server.process.pid)
+    return rss_bytes(batching_server.process.pid)
 
 
 def _float_tensor(shape: list[int], values: list[float]) -> tensor_pb2.TensorProto:
@@ -74,10 +74,10 @@ def test_each_bad_image_gets_its_own_status(
     payload = bad_input_paths[case.name].read_bytes()
     outcome = predict(channel, predict_request(string_tensor([payload])))
     if case.verdict is Verdict.CLASSIFY:
-        assert outcome.code == CODE.OK, outcome.details
-        assert outcome.output_shape == (1, NUM_CLASSES)
+        assert outcome.code == CODE.OK, (case.why, outcome.details)
+        assert outcome.output_shape == (1, NUM_CLASSES), case.why
     else:
-        assert outcome.code == CODE.INVALID_ARGUMENT, (outcome.code, outcome.details)
+        assert outcome.code == CODE.INVALID_ARGUMENT, (case.why, outcome.code, outcome.details)
         assert outcome.details, "a refusal must say why"
 
 
@@ -173,14 +173,14 @@ def test_unknown_model_version_signature(
 
 
 def test_server_survives_and_memory_returns_to_baseline(
-    reliability_server: ServerHandle, channel: grpc.Channel, baseline_rss: int
+    batching_server: ServerHandle, channel: grpc.Channel, baseline_rss: int
 ) -> None:
     """Runs after the bad requests above (file order): still serving, memory bounded."""
     photo = car_photos()[1].read_bytes()
     outcome = predict(channel, predict_request(string_tensor([photo])))
     assert outcome.code == CODE.OK and outcome.output_shape == (1, NUM_CLASSES)
-    assert reliability_server.process.poll() is None
-    after = rss_bytes(reliability_server.process.pid)
+    assert batching_server.process.poll() is None
+    after = rss_bytes(batching_server.process.pid)
     print(
         f"server RSS baseline {baseline_rss / MIB:.0f} MiB, after bad inputs {after / MIB:.0f} MiB"
     )

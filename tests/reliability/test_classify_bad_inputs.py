@@ -12,10 +12,10 @@ import json
 from pathlib import Path
 
 from tests.harness import ServerHandle
+from tests.paths import car_photos
 from tests.reliability.bad_inputs import BAD_INPUTS, Verdict
 from tests.reliability.cli import jsonl_records, run_cli
-from tests.reliability.conftest import car_photos
-from tests.reliability.serving_calls import rss_bytes
+from tests.serving_calls import rss_bytes
 
 MIB = 1024 * 1024
 # What a user must be able to read in each refusal (lower-cased substring, any of).
@@ -29,8 +29,8 @@ REASON_WORDS = {
 
 
 def test_each_bad_file_gets_its_own_record_and_good_images_are_classified(
-    reliability_server: ServerHandle,
-    svm_onnx: Path,
+    batching_server: ServerHandle,
+    trained_svm: Path,
     bad_input_paths: dict[str, Path],
 ) -> None:
     good = car_photos()[:5]
@@ -39,12 +39,12 @@ def test_each_bad_file_gets_its_own_record_and_good_images_are_classified(
         ordered.append(str(bad_input_paths[case.name]))
         if index % 2 == 0:
             ordered.append(str(good[index // 2]))
-    rss_before = rss_bytes(reliability_server.process.pid)
+    rss_before = rss_bytes(batching_server.process.pid)
     result = run_cli(
-        "classify", *ordered, "--server", reliability_server.grpc_target,
-        "--svm", str(svm_onnx), "--format", "jsonl",
+        "classify", *ordered, "--server", batching_server.grpc_target,
+        "--svm", str(trained_svm), "--format", "jsonl",
     )  # fmt: skip
-    rss_after = rss_bytes(reliability_server.process.pid)
+    rss_after = rss_bytes(batching_server.process.pid)
     records = jsonl_records(result.stdout)
     print(
         f"[reliability] classify bad inputs: inputs={len(ordered)} records={len(records)} "
@@ -66,5 +66,5 @@ def test_each_bad_file_gets_its_own_record_and_good_images_are_classified(
         assert by_path[str(path)].get("label") in ("classic", "modern"), by_path[str(path)]
     errors = [json.dumps(r) for r in records if "error" in r]
     assert len(errors) == sum(case.verdict is Verdict.REFUSE for case in BAD_INPUTS), errors
-    assert reliability_server.process.poll() is None
+    assert batching_server.process.poll() is None
     assert rss_after < rss_before + 300 * MIB

@@ -21,8 +21,8 @@ from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPo
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
 from inception_svm_client.inputs import path_inputs
-from tests.harness import ServerHandle
-from tests.reliability.conftest import PRODUCTION_BATCHING_FLAGS, car_photos
+from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle
+from tests.paths import car_photos
 from tests.reliability.proxy import TcpProxy
 from tests.reliability.restartable import restartable_server
 from tests.reliability.stream import audit, make_stream
@@ -103,11 +103,11 @@ def test_server_not_up_yet_client_waits_within_its_retry_budget(
 
 
 def test_network_drops_through_a_proxy_lose_nothing(
-    reliability_server: ServerHandle, tmp_path: Path
+    batching_server: ServerHandle, tmp_path: Path
 ) -> None:
     paths = make_stream(tmp_path / "stream", car_photos(), 150)
     keys = [str(p) for p in paths]
-    host, port = reliability_server.grpc_target.rsplit(":", 1)
+    host, port = batching_server.grpc_target.rsplit(":", 1)
     results: list[FeatureResult] = []
     with TcpProxy(host, int(port)) as proxy:
         with _featurizer(proxy.target, RESTART_TOLERANT_RETRY) as featurizer:

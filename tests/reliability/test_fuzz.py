@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
-from tests.harness import ServerHandle
-from tests.reliability.conftest import car_photos
-from tests.reliability.serving_calls import is_serving, predict, predict_request, string_tensor
+from tests.harness import ServerHandle, health_serving
+from tests.paths import car_photos
+from tests.serving_calls import predict, predict_request, string_tensor
 
 ACCEPTABLE = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
 CALL_DEADLINE_S = 30
@@ -45,8 +45,8 @@ DTYPES = [
 
 
 @pytest.fixture(scope="module")
-def channel(reliability_server: ServerHandle) -> Iterator[grpc.Channel]:
-    with grpc.insecure_channel(reliability_server.grpc_target) as channel:
+def channel(batching_server: ServerHandle) -> Iterator[grpc.Channel]:
+    with grpc.insecure_channel(batching_server.grpc_target) as channel:
         yield channel
 
 
@@ -106,6 +106,6 @@ def test_random_tensor_protos_are_answered_cleanly(
     _check(channel, tensor)
 
 
-def test_server_alive_after_fuzzing(reliability_server: ServerHandle) -> None:
-    assert reliability_server.process.poll() is None, reliability_server.log_tail()
-    assert is_serving(reliability_server.grpc_target)
+def test_server_alive_after_fuzzing(batching_server: ServerHandle) -> None:
+    assert batching_server.process.poll() is None, batching_server.log_tail()
+    assert health_serving(batching_server.grpc_target)

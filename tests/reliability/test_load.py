@@ -18,9 +18,9 @@ from pathlib import Path
 import grpc
 import numpy as np
 
-from tests.harness import running_server
-from tests.reliability.conftest import PRODUCTION_BATCHING_FLAGS, car_photos
-from tests.reliability.serving_calls import (
+from tests.harness import PRODUCTION_BATCHING_FLAGS, running_server
+from tests.paths import car_photos
+from tests.serving_calls import (
     NUM_CLASSES,
     Outcome,
     predict,

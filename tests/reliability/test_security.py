@@ -18,10 +18,10 @@ import pytest
 from inception_svm_client.svm import sha256_file
 from tests.harness import ServerHandle, running_server
 from tests.local_http import serve_directory
+from tests.paths import car_photos
 from tests.reliability.certs import TestPki, make_test_pki, openssl_available, ssl_config_text
 from tests.reliability.cli import jsonl_records, run_cli
-from tests.reliability.conftest import car_photos
-from tests.reliability.serving_calls import predict, predict_request, string_tensor
+from tests.serving_calls import predict, predict_request, string_tensor
 
 
 def _key_body(path: Path) -> str:
@@ -34,28 +34,28 @@ def _key_body(path: Path) -> str:
 
 
 def test_svm_with_wrong_sha256_is_refused_before_classifying(
-    reliability_server: ServerHandle, svm_onnx: Path
+    batching_server: ServerHandle, trained_svm: Path
 ) -> None:
     photo = str(car_photos()[0])
-    common = ("--server", reliability_server.grpc_target, "--svm", str(svm_onnx))
+    common = ("--server", batching_server.grpc_target, "--svm", str(trained_svm))
     refused = run_cli("classify", photo, *common, "--svm-sha256", "0" * 64)
     assert refused.returncode == 2, refused.stderr
     assert "sha256" in refused.stderr and jsonl_records(refused.stdout) == []
-    accepted = run_cli("classify", photo, *common, "--svm-sha256", sha256_file(svm_onnx))
+    accepted = run_cli("classify", photo, *common, "--svm-sha256", sha256_file(trained_svm))
     assert accepted.returncode == 0, accepted.stderr
 
 
 def test_svm_for_another_featurizer_is_refused_before_classifying(
-    reliability_server: ServerHandle, svm_onnx: Path, tmp_path: Path
+    batching_server: ServerHandle, trained_svm: Path, tmp_path: Path
 ) -> None:
-    model = onnx.load(str(svm_onnx))
+    model = onnx.load(str(trained_svm))
     for prop in model.metadata_props:
         if prop.key == "featurizer_model_name":
             prop.value = "resnet_50"
     foreign = tmp_path / "foreign.onnx"
     onnx.save(model, str(foreign))
     result = run_cli(
-        "classify", str(car_photos()[0]), "--server", reliability_server.grpc_target,
+        "classify", str(car_photos()[0]), "--server", batching_server.grpc_target,
         "--svm", str(foreign),
     )  # fmt: skip
     assert result.returncode == 2, (result.returncode, result.stdout, result.stderr)
@@ -114,13 +114,13 @@ def _assert_no_key_in(text: str, pki: TestPki) -> None:
 
 
 def test_failed_tls_handshake_logs_no_key(
-    reliability_server: ServerHandle, svm_onnx: Path, pki: TestPki
+    batching_server: ServerHandle, trained_svm: Path, pki: TestPki
 ) -> None:
     """A client configured for mTLS against a plaintext server fails with exit 2, and its
     error output names the files involved but never their secret contents."""
     result = run_cli(
-        "classify", str(car_photos()[0]), "--server", reliability_server.grpc_target,
-        "--svm", str(svm_onnx), "--tls-ca", str(pki.ca_cert), "--tls-cert", str(pki.client_cert),
+        "classify", str(car_photos()[0]), "--server", batching_server.grpc_target,
+        "--svm", str(trained_svm), "--tls-ca", str(pki.ca_cert), "--tls-cert", str(pki.client_cert),
         "--tls-key", str(pki.client_key), "--max-attempts", "1", "--deadline", "10",
     )  # fmt: skip
     assert result.returncode == 2, (result.returncode, result.stderr)
@@ -143,7 +143,7 @@ def test_tls_server_accepts_tls_clients_and_logs_no_key(
 
 
 def test_mtls_refuses_clients_without_a_valid_certificate(
-    model_base_path: Path, pki: TestPki, tmp_path: Path, svm_onnx: Path
+    model_base_path: Path, pki: TestPki, tmp_path: Path, trained_svm: Path
 ) -> None:
     config = tmp_path / "ssl.config"
     config.write_text(ssl_config_text(pki, client_verify=True))
@@ -158,12 +158,12 @@ def test_mtls_refuses_clients_without_a_valid_certificate(
         # The real client, end to end, with the same certificates and flags a user passes.
         tls = ("--tls-ca", str(pki.ca_cert), "--tls-server-name", "localhost")
         ok = run_cli(
-            "classify", str(car_photos()[0]), "--server", target, "--svm", str(svm_onnx),
+            "classify", str(car_photos()[0]), "--server", target, "--svm", str(trained_svm),
             *tls, "--tls-cert", str(pki.client_cert), "--tls-key", str(pki.client_key),
         )  # fmt: skip
         assert ok.returncode == 0, ok.stderr
         refused = run_cli(
-            "classify", str(car_photos()[0]), "--server", target, "--svm", str(svm_onnx),
+            "classify", str(car_photos()[0]), "--server", target, "--svm", str(trained_svm),
             *tls, "--max-attempts", "1",
         )  # fmt: skip
         assert refused.returncode == 2, refused.stderr

@@ -1,4 +1,5 @@
-"""One stand-in server for most of tests/serving: starting one loads TF and the model (~10 s)."""
+"""A channel to the session's batching server (tests/conftest.py) and the images most of
+tests/serving sends through it."""
 
 from __future__ import annotations
 
@@ -8,16 +9,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.harness import BATCHING_PARAMETERS, ServerHandle, running_server
+from tests.harness import ServerHandle
 
 CAT_JPEG = "samples/cat-with-tongue_224x224.jpg"
-
-
-@pytest.fixture(scope="session")
-def batching_server(model_base_path: Path) -> Iterator[ServerHandle]:
-    flags = ["--enable_batching", f"--batching_parameters_file={BATCHING_PARAMETERS}"]
-    with running_server(model_base_path, extra_flags=flags) as server:
-        yield server
 
 
 @pytest.fixture(scope="session")

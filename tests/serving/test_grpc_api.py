@@ -22,20 +22,9 @@ from tensorflow_serving.apis import (
 )
 
 from tests.harness import MODEL_NAME, ServerHandle
+from tests.serving_calls import predict_request, string_tensor
 
 TIMEOUT_S = 60
-
-
-def predict_request(images: list[bytes], **spec: Any) -> predict_pb2.PredictRequest:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = spec.pop("name", MODEL_NAME)
-    for key, value in spec.items():
-        if key == "version":
-            request.model_spec.version.value = value
-        else:
-            setattr(request.model_spec, key, value)
-    request.inputs["images"].CopyFrom(tf.make_tensor_proto(images, dtype=tf.string))
-    return request
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +40,9 @@ def in_process_model(model_base_path: Path) -> Any:
 def test_predict_equals_in_process_savedmodel_exactly(
     stub: Any, in_process_model: Any, jpeg_images: list[bytes]
 ) -> None:
-    response = stub.Predict(predict_request(jpeg_images), timeout=TIMEOUT_S)
+    # No signature name in the request: the server must answer with the default one.
+    request = predict_request(string_tensor(jpeg_images), signature="")
+    response = stub.Predict(request, timeout=TIMEOUT_S)
     served = tf.make_ndarray(response.outputs["logits"])
     expected = in_process_model.signatures["serving_default"](images=tf.constant(jpeg_images))
     assert response.outputs["logits"].tensor_content  # numeric outputs as tensor_content
@@ -64,11 +55,7 @@ def test_predict_equals_in_process_savedmodel_exactly(
 
 def test_predict_pixels_signature_with_output_filter(stub: Any, in_process_model: Any) -> None:
     pixels = np.random.default_rng(0).uniform(-1, 1, (2, 224, 224, 3)).astype(np.float32)
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL_NAME
-    request.model_spec.signature_name = "predict_pixels"
-    request.model_spec.version.value = 1
-    request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(pixels))
+    request = _pixels_request(pixels, version=1)
     request.output_filter.append("logits")
     response = stub.Predict(request, timeout=TIMEOUT_S)
     expected = in_process_model.signatures["predict_pixels"](pixels=tf.constant(pixels))
@@ -107,48 +94,45 @@ def test_health_serving_for_both_service_names(channel: grpc.Channel) -> None:
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def _pixels_request(array: np.ndarray) -> predict_pb2.PredictRequest:
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = MODEL_NAME
-    request.model_spec.signature_name = "predict_pixels"
-    request.inputs["pixels"].CopyFrom(tf.make_tensor_proto(array))
-    return request
+def _pixels_request(array: np.ndarray, version: int | None = None) -> predict_pb2.PredictRequest:
+    tensor = tf.make_tensor_proto(array)
+    return predict_request(tensor, version=version, signature="predict_pixels", input_name="pixels")
 
 
 def _with_extra_input(images: list[bytes]) -> predict_pb2.PredictRequest:
-    request = predict_request(images)
+    request = predict_request(string_tensor(images))
     request.inputs["extra"].CopyFrom(tf.make_tensor_proto([1.0]))
     return request
 
 
 ERROR_CASES: dict[str, tuple[Callable[[list[bytes]], Any], grpc.StatusCode, str]] = {
     "unknown model": (
-        lambda imgs: predict_request(imgs, name="no_such_model"),
+        lambda imgs: predict_request(string_tensor(imgs), model="no_such_model"),
         grpc.StatusCode.NOT_FOUND,
         "no_such_model",
     ),
     "unknown version": (
-        lambda imgs: predict_request(imgs, version=7),
+        lambda imgs: predict_request(string_tensor(imgs), version=7),
         grpc.StatusCode.NOT_FOUND,
         "7",
     ),
     "unknown label": (
-        lambda imgs: predict_request(imgs, version_label="canary"),
+        lambda imgs: predict_request(string_tensor(imgs), version_label="canary"),
         grpc.StatusCode.NOT_FOUND,
         "canary",
     ),
     "unknown signature": (  # TF Serving's predict_util.cc: FAILED_PRECONDITION, this text
-        lambda imgs: predict_request(imgs, signature_name="nope"),
+        lambda imgs: predict_request(string_tensor(imgs), signature="nope"),
         grpc.StatusCode.FAILED_PRECONDITION,
         '^Serving signature key "nope" not found\\.$',
     ),
     "undecodable image": (
-        lambda imgs: predict_request([b"this is not a jpeg"]),
+        lambda imgs: predict_request(string_tensor([b"this is not a jpeg"])),
         grpc.StatusCode.INVALID_ARGUMENT,
         "'images'",
     ),
     "empty batch": (
-        lambda imgs: predict_request([]),
+        lambda imgs: predict_request(string_tensor([])),
         grpc.StatusCode.INVALID_ARGUMENT,
         "'images'.*empty batch",
     ),
@@ -178,7 +162,7 @@ def test_bad_requests_get_their_status_code(case: str, stub: Any, jpeg_images: l
 def test_oversize_message_is_resource_exhausted(stub: Any) -> None:
     too_big = [b"\0" * (65 * 1024 * 1024)]
     with pytest.raises(grpc.RpcError) as raised:
-        stub.Predict(predict_request(too_big), timeout=TIMEOUT_S)
+        stub.Predict(predict_request(string_tensor(too_big)), timeout=TIMEOUT_S)
     assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
@@ -208,7 +192,7 @@ def test_concurrent_requests_are_merged_into_batches(
     stub: Any, batching_server: ServerHandle, jpeg_images: list[bytes]
 ) -> None:
     before = _observed_batch_sizes(batching_server.metrics_text())
-    requests = [predict_request([jpeg_images[i % 4]]) for i in range(16)]
+    requests = [predict_request(string_tensor([jpeg_images[i % 4]])) for i in range(16)]
     assert _predict_concurrently(stub, requests) == [None] * 16
     after = _observed_batch_sizes(batching_server.metrics_text())
     singles = after[1.0] - before.get(1.0, 0.0)
@@ -235,8 +219,8 @@ def test_metrics_use_tf_serving_names_and_labels(batching_server: ServerHandle) 
 
 
 def test_a_bad_image_fails_only_its_own_request(stub: Any, jpeg_images: list[bytes]) -> None:
-    requests = [predict_request([jpeg_images[i % 4]]) for i in range(12)]
-    requests[5] = predict_request([b"not an image"])
+    requests = [predict_request(string_tensor([jpeg_images[i % 4]])) for i in range(12)]
+    requests[5] = predict_request(string_tensor([b"not an image"]))
     errors = _predict_concurrently(stub, requests)
     assert [i for i, e in enumerate(errors) if e is not None] == [5]
     assert errors[5] is not None and errors[5].code() == grpc.StatusCode.INVALID_ARGUMENT

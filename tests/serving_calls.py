@@ -1,8 +1,9 @@
 """Raw calls to the model server through TF Serving's *official* stubs.
 
-The reliability tests deliberately bypass the thin client here: they must be able to send
-requests the client would never build (wrong dtype, absurd shapes, unknown models) and see
-the exact status code the server answers, as any third-party TF Serving client would.
+The serving and reliability tests deliberately bypass the thin client here: they must be
+able to send requests the client would never build (wrong dtype, absurd shapes, unknown
+models) and see the exact status code the server answers, as any third-party TF Serving
+client would.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
@@ -42,6 +42,7 @@ def predict_request(
     *,
     model: str = MODEL_NAME,
     version: int | None = None,
+    version_label: str | None = None,
     signature: str = SIGNATURE,
     input_name: str = INPUT_NAME,
 ) -> predict_pb2.PredictRequest:
@@ -50,6 +51,8 @@ def predict_request(
     request.model_spec.signature_name = signature
     if version is not None:
         request.model_spec.version.value = version
+    if version_label is not None:
+        request.model_spec.version_label = version_label
     request.inputs[input_name].CopyFrom(tensor)
     return request
 
@@ -77,17 +80,6 @@ def predict(
     shape = tuple(d.size for d in response.outputs[OUTPUT_NAME].tensor_shape.dim)
     version = response.model_spec.version.value if response.model_spec.HasField("version") else None
     return Outcome(grpc.StatusCode.OK, "", shape, version)
-
-
-def is_serving(target: str, timeout_s: float = 2) -> bool:
-    with grpc.insecure_channel(target) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout_s
-            )
-        except grpc.RpcError:
-            return False
-        return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
 
 def rss_bytes(pid: int) -> int:
