@@ -12,11 +12,7 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import entry_points
 
-from inception_svm_client.commands import Command
-
-EXIT_OK = 0
-EXIT_PARTIAL = 1
-EXIT_USAGE = 2
+from inception_svm_client.commands import EXIT_INTERRUPTED, Command
 
 
 def load_commands() -> dict[str, Command]:
@@ -47,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command].run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

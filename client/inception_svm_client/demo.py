@@ -16,15 +16,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from importlib.resources import files
 from pathlib import Path
 
 from inception_svm_client.cli import main as cli_main
+from inception_svm_client.commands import EXIT_USAGE
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import bundled_cars_dir
 
-EXIT_OK, EXIT_USAGE = 0, 2
 READY_TIMEOUT_S = 300.0
 RANDOM_BANNER = """
 ###########################################################################
@@ -130,7 +130,7 @@ def run_demo(weights: str, checkpoint: str, model_dir: Path, work_dir: Path) -> 
         print(RANDOM_BANNER)
         model_dir = model_dir.with_name(model_dir.name + "-random")
     work_dir.mkdir(parents=True, exist_ok=True)
-    cars = Path(str(files("inception_svm_client") / "data" / "cars"))
+    cars = bundled_cars_dir()
     svm_path = work_dir / "svm.onnx"
     training_report = work_dir / "svm.training.json"
     report = work_dir / "report.html"

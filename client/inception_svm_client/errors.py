@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import grpc
 
+# The server answered, but not with the logits the request asked for.
+BAD_RESPONSE = "BAD_RESPONSE"
+
 
 class ClientError(Exception):
     """A request that could not be completed, with the gRPC status when one applies.

@@ -26,7 +26,12 @@ import numpy as np
 from inception_svm_client import wire
 from inception_svm_client.channel import create_channel
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.errors import ClientError, SignatureMismatchError, from_rpc_error
+from inception_svm_client.errors import (
+    BAD_RESPONSE,
+    ClientError,
+    SignatureMismatchError,
+    from_rpc_error,
+)
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 
@@ -115,7 +120,6 @@ class Featurizer:
         self._predict: Any = channel.unary_unary(PREDICT_METHOD)
         self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
         self._signature: wire.Signature | None = None
-        self._feature_dim: int | None = None
         self._lock = threading.Lock()
         self._random = random.Random()
 
@@ -167,14 +171,8 @@ class Featurizer:
                         f"outputs {self.config.signature.output_name!r} with {dim} features "
                         f"but the SVM expects {expected}"
                     )
-                self._signature, self._feature_dim = signature, dim
+                self._signature = signature
             return self._signature
-
-    @property
-    def feature_dim(self) -> int:
-        self.signature()
-        assert self._feature_dim is not None
-        return self._feature_dim
 
     # -- one call ----------------------------------------------------------------------
 
@@ -205,15 +203,9 @@ class Featurizer:
         data = self._call(self._predict, request, "Predict")
         answered = time.perf_counter()
         try:
-            features = wire.decode_predict_response(data, self.config.signature.output_name)
+            features = wire.decode_logits(data, self.config.signature.output_name, len(images))
         except ValueError as error:
-            raise ClientError("BAD_RESPONSE", str(error)) from error
-        if features.ndim != 2 or features.shape[0] != len(images):
-            raise ClientError(
-                "BAD_RESPONSE",
-                f"{len(images)} images gave {self.config.signature.output_name!r} of shape "
-                f"{list(features.shape)}",
-            )
+            raise ClientError(BAD_RESPONSE, str(error)) from error
         return BatchResponse(
             features=features,
             encode_s=encoded - started,
@@ -241,8 +233,8 @@ class Featurizer:
             return head + self._features_or_errors(images[middle:])
 
     def _resolve_batch(self, batch: Sequence[ImageInput]) -> list[FeatureResult]:
-        readable = [item for item in batch if item.data is not None]
-        outcomes = iter(self._features_or_errors([item.data for item in readable if item.data]))
+        readable = [item.data for item in batch if item.data is not None]
+        outcomes = iter(self._features_or_errors(readable))
         results = []
         for item in batch:
             if item.data is None:

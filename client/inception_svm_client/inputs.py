@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import TextIO
 
@@ -16,6 +17,11 @@ from inception_svm_client.config import DEFAULT_MAX_IMAGE_BYTES
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
 STDIN_MARKER = "-"
+
+
+def bundled_cars_dir() -> Path:
+    """The demo photos shipped with the client: ``train/<label>/`` and ``unlabeled/``."""
+    return Path(str(files("inception_svm_client") / "data" / "cars"))
 
 
 @dataclass(frozen=True)

@@ -131,14 +131,13 @@ def make_linear_svc(c: float = DEFAULT_C) -> Any:
     return LinearSVC(C=c, dual="auto", max_iter=_MAX_ITER, random_state=0)
 
 
-def leave_one_out(features: np.ndarray, labels: Sequence[str], class_names: list[str]) -> Any:
-    """(accuracy, confusion matrix) over leave-one-out folds, or (None, None) if impossible."""
+def leave_one_out(
+    features: np.ndarray, labels: Sequence[str], class_names: list[str]
+) -> tuple[float, list[list[int]]]:
+    """Accuracy and confusion matrix over leave-one-out folds (every class needs 2 images)."""
     from sklearn.metrics import accuracy_score, confusion_matrix
     from sklearn.model_selection import LeaveOneOut, cross_val_predict
 
-    counts = [list(labels).count(name) for name in class_names]
-    if min(counts) < 2:  # leaving out a class's only image leaves a 1-class training set
-        return None, None
     predicted = cross_val_predict(make_linear_svc(), features, labels, cv=LeaveOneOut())
     matrix = confusion_matrix(labels, predicted, labels=class_names)
     return float(accuracy_score(labels, predicted)), matrix.tolist()
@@ -153,11 +152,15 @@ def train(
         raise ValueError(f"need at least 2 classes, got {class_names}")
     if features.shape[0] != len(labels):
         raise ValueError(f"{features.shape[0]} feature rows for {len(labels)} labels")
-    accuracy, matrix = leave_one_out(features, labels, class_names)
+    counts = [list(labels).count(name) for name in class_names]
+    # Leaving out a class's only image would leave a 1-class training set.
+    accuracy, matrix = (
+        leave_one_out(features, labels, class_names) if min(counts) >= 2 else (None, None)
+    )
     model = make_linear_svc(c).fit(features, list(labels))
     report = TrainingReport(
         class_names=class_names,
-        samples_per_class=[list(labels).count(name) for name in class_names],
+        samples_per_class=counts,
         loo_accuracy=accuracy,
         confusion_matrix=matrix,
     )

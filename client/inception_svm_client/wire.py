@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from google.protobuf.message import DecodeError
 
 from inception_svm_client.config import SignatureSpec
 from inception_svm_client.protos import messages
@@ -132,8 +133,6 @@ def _fill(values: np.ndarray, shape: tuple[int, ...], count: int) -> np.ndarray:
         return values.reshape(shape)
     if values.size == 1:  # TF's compact encoding: one value repeated over the shape
         return np.full(shape, values[0], dtype=values.dtype)
-    if count == 0 and values.size == 0:
-        return values.reshape(shape)
     raise WireError(f"{values.size} values for shape {list(shape)}")
 
 
@@ -185,11 +184,27 @@ def encode_predict_request(spec: SignatureSpec, images: Sequence[bytes]) -> byte
     return b"".join([head, *tail])
 
 
+def _parse(message_class: Any, data: bytes) -> Any:
+    """``FromString``, with protobuf's DecodeError (not a ValueError) turned into WireError."""
+    try:
+        return message_class.FromString(data)
+    except DecodeError as error:
+        raise WireError(str(error)) from None
+
+
 def decode_predict_response(data: bytes, output_name: str) -> np.ndarray:
-    response = messages.PredictResponse.FromString(data)
+    response = _parse(messages.PredictResponse, data)
     if output_name not in response.outputs:
         raise WireError(f"response has no output {output_name!r} (has {sorted(response.outputs)})")
     return tensor_to_numpy(response.outputs[output_name])
+
+
+def decode_logits(data: bytes, output_name: str, batch_size: int) -> np.ndarray:
+    """The ``[batch_size, D]`` output of a Predict response: one row per image sent."""
+    logits = decode_predict_response(data, output_name)
+    if logits.ndim != 2 or logits.shape[0] != batch_size:
+        raise WireError(f"{batch_size} images gave {output_name!r} of shape {list(logits.shape)}")
+    return logits
 
 
 def encode_metadata_request(spec: SignatureSpec) -> bytes:
@@ -207,14 +222,14 @@ def _tensor_spec(info: Any) -> TensorSpec:
 
 
 def decode_metadata_response(data: bytes, signature_name: str) -> Signature:
-    response = messages.GetModelMetadataResponse.FromString(data)
+    response = _parse(messages.GetModelMetadataResponse, data)
     packed = response.metadata.get("signature_def")
     if packed is None:
         raise WireError("GetModelMetadata response has no 'signature_def' entry")
     expected_type = messages.SignatureDefMap.DESCRIPTOR.full_name
     if packed.type_url.rsplit("/", 1)[-1] != expected_type:
         raise WireError(f"signature_def holds {packed.type_url!r}, expected {expected_type}")
-    signature_map = messages.SignatureDefMap.FromString(packed.value)
+    signature_map = _parse(messages.SignatureDefMap, packed.value)
     if signature_name not in signature_map.signature_def:
         available = sorted(signature_map.signature_def)
         raise WireError(f"model has no signature {signature_name!r} (has {available})")

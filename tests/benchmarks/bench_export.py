@@ -2,28 +2,24 @@
 (fp32 with folded or separate batch norm, bf16 folded), plus how far bf16 moves the logits.
 
 The one place these are measured: ``make bench`` (tests/benchmarks/run.py, section 1) calls
-the functions below. Not a pytest test (timings on a shared CI box are not assertions); run
-it alone with
-
-    TF_CPP_MIN_LOG_LEVEL=2 .venv/bin/python -m tests.benchmarks.bench_export [--seconds S]
+the functions below. Not a pytest test (timings on a shared CI box are not assertions); for
+section 1 without a server, run ``python -m tests.benchmarks.run --skip-served [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from inception_svm_client.inputs import images_in_directory
+from inception_svm_client.training import load_training_set
 from inception_svm_export.config import Precision
-from tests.benchmarks.results import interleaved_rates
 
 BATCH_SIZES = (1, 8, 32)
 # serving_default is what clients call (encoded bytes → logits, preprocessing included);
@@ -91,18 +87,24 @@ def batch_of(images: Sequence[bytes], batch_size: int) -> list[bytes]:
     return [images[i % len(images)] for i in range(batch_size)]
 
 
-def inprocess_calls(
-    version_dir: Path, images: Sequence[bytes], batch_sizes: Sequence[int], entry: Entry = "images"
-) -> dict[int, Callable[[], object]]:
-    """One ready call per batch size of the signature TF Serving would run.
+def load_saved_model(version_dir: Path) -> Any:
+    """Exactly what TF Serving loads (``MODEL_DIR/1``), so variants and the served/in-process
+    ratio compare the same graph; load once per variant and share it."""
+    import tensorflow as tf
 
-    Loads exactly what TF Serving loads (``MODEL_DIR/1``) so variants and the served/
-    in-process ratio compare the same graph. ``pixels`` feeds uniform noise in [-1, 1]:
-    the network's cost does not depend on the pixel values.
+    return tf.saved_model.load(str(version_dir))
+
+
+def inprocess_calls(
+    model: Any, images: Sequence[bytes], batch_sizes: Sequence[int], entry: Entry = "images"
+) -> dict[int, Callable[[], object]]:
+    """One ready call per batch size of the signature TF Serving would run, on a model from
+    ``load_saved_model``. ``pixels`` feeds uniform noise in [-1, 1]: the network's cost does
+    not depend on the pixel values.
     """
     import tensorflow as tf
 
-    predict = tf.saved_model.load(str(version_dir)).signatures[SIGNATURES[entry]]
+    predict = model.signatures[SIGNATURES[entry]]
     rng = np.random.default_rng(0)
     calls: dict[int, Callable[[], object]] = {}
     for batch_size in batch_sizes:
@@ -118,22 +120,6 @@ def _logits(predict: Callable[..., Any], entry: Entry, batch: Any) -> object:
     return predict(**{entry: batch})["logits"].numpy()
 
 
-def inprocess_images_per_s(
-    version_dir: Path,
-    images: Sequence[bytes],
-    batch_sizes: Sequence[int],
-    *,
-    min_seconds: float,
-    entry: Entry = "images",
-) -> dict[int, float]:
-    """images/s of one model at each batch size (``make bench`` interleaves all models)."""
-    calls = inprocess_calls(version_dir, images, batch_sizes, entry)
-    return interleaved_rates(
-        {batch_size: (call, batch_size) for batch_size, call in calls.items()},
-        min_seconds=min_seconds,
-    )
-
-
 @dataclass(frozen=True)
 class PrecisionAgreement:
     """bf16 against fp32 on the bundled car photos, through the SVM users would train."""
@@ -145,33 +131,26 @@ class PrecisionAgreement:
     smallest_fp32_margin: float
 
 
-def bundled_cars_dir() -> Path:
-    return Path(str(files("inception_svm_client") / "data" / "cars"))
-
-
-def precision_agreement(
-    fp32_dir: Path, bf16_dir: Path, cars_dir: Path | None = None
-) -> PrecisionAgreement:
+def precision_agreement(fp32_model: Any, bf16_model: Any, cars_dir: Path) -> PrecisionAgreement:
     """Train the SVM on fp32 features of ``train/<label>/``; classify ``unlabeled/`` with
-    fp32 and with bf16 features and count identical decisions."""
+    fp32 and with bf16 features and count identical decisions (models from
+    ``load_saved_model``)."""
     import tensorflow as tf
 
     from inception_svm_client import svm
 
-    cars = cars_dir or bundled_cars_dir()
-    train, unlabeled = sorted((cars / "train").glob("*/*.jpg")), sorted(cars.glob("unlabeled/*"))
-    images = tf.constant([p.read_bytes() for p in train + unlabeled])
-    logits = {
-        directory: tf.saved_model.load(str(directory))
-        .signatures["serving_default"](images=images)["logits"]
-        .numpy()
-        for directory in (fp32_dir, bf16_dir)
-    }
-    fp32, bf16 = logits[fp32_dir], logits[bf16_dir]
-    model: Any = svm.make_linear_svc().fit(fp32[: len(train)], [p.parent.name for p in train])
-    scores_fp32 = model.decision_function(fp32[len(train) :])
-    decisions_fp32 = model.predict(fp32[len(train) :])
-    decisions_bf16 = model.predict(bf16[len(train) :])
+    training_set = load_training_set(cars_dir / "train")
+    unlabeled = images_in_directory(cars_dir / "unlabeled")
+    images = tf.constant([p.read_bytes() for p in training_set.paths + unlabeled])
+    fp32, bf16 = (
+        model.signatures["serving_default"](images=images)["logits"].numpy()
+        for model in (fp32_model, bf16_model)
+    )
+    train = len(training_set.paths)
+    svc: Any = svm.make_linear_svc().fit(fp32[:train], training_set.labels)
+    scores_fp32 = svc.decision_function(fp32[train:])
+    decisions_fp32 = svc.predict(fp32[train:])
+    decisions_bf16 = svc.predict(bf16[train:])
     return PrecisionAgreement(
         max_abs_deviation=float(np.abs(bf16 - fp32).max()),
         max_abs_logit=float(np.abs(fp32).max()),
@@ -179,42 +158,3 @@ def precision_agreement(
         decisions_identical=int((decisions_fp32 == decisions_bf16).sum()),
         smallest_fp32_margin=float(np.abs(scores_fp32).min()),
     )
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per figure")
-    parser.add_argument("--checkpoint", help="real checkpoint (default: random weights)")
-    args = parser.parse_args(argv)
-
-    photos = [p.read_bytes() for p in sorted(bundled_cars_dir().rglob("*.jpg"))]
-    header = f"{'variant':>14} {'batch':>5} {'jpeg img/s':>11} {'pixels img/s':>13}"
-    rows = [f"{header} {'export s':>9} {'MB':>6}"]
-    with tempfile.TemporaryDirectory() as scratch:
-        exported = export_variants(Path(scratch), args.checkpoint)
-        for variant, model in exported.items():
-            rates = {
-                entry: inprocess_images_per_s(
-                    model.version_dir,
-                    photos,
-                    BATCH_SIZES,
-                    min_seconds=args.seconds * len(BATCH_SIZES),
-                    entry=entry,
-                )
-                for entry in SIGNATURES
-            }
-            for batch in BATCH_SIZES:
-                rows.append(
-                    f"{variant.name:>14} {batch:>5} {rates['images'][batch]:>11.1f} "
-                    f"{rates['pixels'][batch]:>13.1f} {model.export_s:>9.1f} {model.size_mb:>6.1f}"
-                )
-        agreement = precision_agreement(
-            exported[FP32_FOLDED].version_dir, exported[BF16_FOLDED].version_dir
-        )
-    print("\n".join(rows))
-    print(agreement)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

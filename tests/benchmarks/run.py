@@ -24,7 +24,8 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from inception_svm_client.commands.loadtest import bundled_images_dir, load_images
+from inception_svm_client.commands.loadtest import load_images
+from inception_svm_client.inputs import bundled_cars_dir
 from inception_svm_client.loadtest.stats import RunSummary
 from tests.benchmarks.bench_client import measure as measure_client_cost
 from tests.benchmarks.bench_export import (
@@ -35,6 +36,7 @@ from tests.benchmarks.bench_export import (
     Variant,
     export_variants,
     inprocess_calls,
+    load_saved_model,
     precision_agreement,
 )
 from tests.benchmarks.bench_machine import measure_machine
@@ -50,6 +52,7 @@ from tests.benchmarks.sections import (
 )
 from tests.benchmarks.served import BATCHING_FLAGS, closed_loop
 from tests.harness import running_server
+from tests.serving_calls import rss_bytes
 
 CALLERS = 64
 CLIENT_COST_REPEATS = 50
@@ -87,12 +90,13 @@ def measure_inprocess(
     """Every variant and batch size taking turns (see ``interleaved_rates``), so that the
     ratios between them survive whatever else the machine is doing meanwhile."""
     b32 = max(BATCH_SIZES)
+    models = {variant: load_saved_model(model.version_dir) for variant, model in exports.items()}
     calls: dict[tuple[Variant, Entry, int], tuple[Callable[[], object], int]] = {}
-    for variant, model in exports.items():
-        for batch_size, call in inprocess_calls(model.version_dir, images, BATCH_SIZES).items():
+    for variant, model in models.items():
+        for batch_size, call in inprocess_calls(model, images, BATCH_SIZES).items():
             calls[(variant, "images", batch_size)] = (call, batch_size)
     for variant in (FP32_FOLDED, BF16_FOLDED):
-        call = inprocess_calls(exports[variant].version_dir, images, (b32,), "pixels")[b32]
+        call = inprocess_calls(models[variant], images, (b32,), "pixels")[b32]
         calls[(variant, "pixels", b32)] = (call, b32)
     rates = interleaved_rates(calls, min_seconds=durations.inprocess_s * len(calls))
     return InProcess(
@@ -102,15 +106,14 @@ def measure_inprocess(
         network_b32_images_per_s={
             variant: rates[(variant, "pixels", b32)] for variant in (FP32_FOLDED, BF16_FOLDED)
         },
-        agreement=precision_agreement(
-            exports[FP32_FOLDED].version_dir, exports[BF16_FOLDED].version_dir
-        ),
+        agreement=precision_agreement(models[FP32_FOLDED], models[BF16_FOLDED], bundled_cars_dir()),
     )
 
 
 def measure_served(model_base: Path, images: Sequence[bytes], durations: Durations) -> Served:
     """Sections 2 and 3 against the stand-in: one caller per batch size, then 64 callers of
-    one image each with the server's batching off and on (a fresh server each time)."""
+    one image each with the server's batching off and on (a fresh server each time); the
+    first server's start time and resident memory, when it is up and after those runs."""
 
     def callers(target: str) -> RunSummary:
         return closed_loop(
@@ -122,7 +125,10 @@ def measure_served(model_base: Path, images: Sequence[bytes], durations: Duratio
             duration_s=durations.callers_s,
         )
 
+    started = time.perf_counter()
     with running_server(model_base) as server:
+        cold_start_s = time.perf_counter() - started
+        rss_serving = rss_bytes(server.process.pid)
         one_caller = {
             batch_size: closed_loop(
                 server.grpc_target,
@@ -136,10 +142,18 @@ def measure_served(model_base: Path, images: Sequence[bytes], durations: Duratio
         }
         log("3. 64 callers, server batching off")
         batching_off = callers(server.grpc_target)
+        rss_after_load = rss_bytes(server.process.pid)
     log("3. 64 callers, server batching on")
     with running_server(model_base, extra_flags=BATCHING_FLAGS) as server:
         batching_on = callers(server.grpc_target)
-    return Served(one_caller, batching_off, batching_on)
+    return Served(
+        one_caller,
+        batching_off,
+        batching_on,
+        cold_start_s=cold_start_s,
+        rss_serving_mib=rss_serving / 2**20,
+        rss_after_load_mib=rss_after_load / 2**20,
+    )
 
 
 def run_benchmarks(
@@ -184,6 +198,11 @@ def run_benchmarks(
                 "batching_off": asdict(served.callers_batching_off),
                 "batching_on": asdict(served.callers_batching_on),
             }
+            raw["server"] = {
+                "cold_start_s": served.cold_start_s,
+                "rss_serving_mib": served.rss_serving_mib,
+                "rss_after_load_mib": served.rss_after_load_mib,
+            }
             rows += served_rows(served, inprocess.images_per_s[FP32_FOLDED])
 
     log("4. client-side cost per image")
@@ -200,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=Path("build/bench.json"))
     parser.add_argument("--quick", action="store_true", help="half the durations (noisier)")
     parser.add_argument("--checkpoint", help="real checkpoint (default: random weights)")
-    parser.add_argument("--images", type=Path, default=bundled_images_dir())
+    parser.add_argument("--images", type=Path, default=bundled_cars_dir())
     parser.add_argument(
         "--skip-served", action="store_true", help="skip sections 2-3 (no server process)"
     )

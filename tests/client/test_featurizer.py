@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -99,6 +99,21 @@ def test_float_val_responses_are_parsed() -> None:
         results = featurize(target, data)
     for result, image in zip(results, data, strict=True):
         np.testing.assert_array_equal(result.features, expected_features(image, 8))
+
+
+class GarbageChannel:
+    """A channel whose every call answers bytes that do not parse as a protobuf message."""
+
+    def unary_unary(self, method: str) -> Callable[..., bytes]:
+        return lambda request, timeout=None: b"garbage, not protobuf"
+
+
+def test_an_unparseable_predict_response_is_a_bad_response() -> None:
+    featurizer = Featurizer(GarbageChannel())  # type: ignore[arg-type]
+    with pytest.raises(ClientError) as raised:
+        featurizer.predict([b"image"])
+    assert raised.value.code == "BAD_RESPONSE"
+    assert "Error parsing" in raised.value.details
 
 
 def test_feature_dimension_mismatch_names_both_sizes() -> None:

@@ -125,3 +125,20 @@ def test_inconsistent_tensors_are_refused() -> None:
     wrong_count.tensor_shape.dim.add(size=3)
     with pytest.raises(wire.WireError, match="2 values"):
         wire.tensor_to_numpy(wrong_count)
+
+
+def test_unparseable_responses_are_wire_errors() -> None:
+    # protobuf's DecodeError is not a ValueError: wire must not let it through.
+    with pytest.raises(wire.WireError, match="Error parsing"):
+        wire.decode_predict_response(b"garbage, not protobuf", "logits")
+    with pytest.raises(wire.WireError, match="Error parsing"):
+        wire.decode_metadata_response(b"garbage, not protobuf", "serving_default")
+
+
+def test_logits_need_one_row_per_image() -> None:
+    response = messages.PredictResponse()
+    response.outputs["logits"].CopyFrom(wire.numeric_tensor(np.zeros((2, 3), np.float32)))
+    data = response.SerializeToString()
+    assert wire.decode_logits(data, "logits", 2).shape == (2, 3)
+    with pytest.raises(wire.WireError, match=r"3 images gave 'logits' of shape \[2, 3\]"):
+        wire.decode_logits(data, "logits", 3)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from inception_svm_client.commands.loadtest import COMMAND, EXIT_OK, EXIT_USAGE, load_test
+from inception_svm_client.commands import EXIT_OK, EXIT_USAGE
+from inception_svm_client.commands.loadtest import COMMAND, load_test
 from inception_svm_client.config import ChannelConfig
 from inception_svm_client.loadtest.config import LoadTestConfig
 from tests.harness import ServerHandle, free_port, running_server

@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Protocol
 
+# Exit codes of every subcommand (and of ``make demo``).
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # some inputs failed, the others were processed
+EXIT_USAGE = 2  # bad arguments, unusable files, server or model unreachable or wrong
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+
 
 class Command(Protocol):
     """A subcommand plugged into ``inception-svm`` through the entry-point group.

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.commands import options
+from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
@@ -16,8 +17,6 @@ from inception_svm_client.inputs import path_inputs
 from inception_svm_client.records import FORMATS, ClassifyRecord, RecordWriter
 from inception_svm_client.report import render_report
 from inception_svm_client.svm import SvmClassifier, TrainingReport
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -68,12 +67,18 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
     except ClientError as error:
         print(f"error: {error.details}", file=sys.stderr)
         return EXIT_USAGE
-    writer = RecordWriter(stdout, config.output_format)
+    keep_records = config.report_path is not None  # else stream: nothing held per input
     records: list[ClassifyRecord] = []
+    total = failed = 0
     try:
-        with Featurizer.connect(
-            config.channel, config.featurizer, expected_feature_dim=classifier.metadata.feature_dim
-        ) as featurizer:
+        with (
+            contextlib.closing(RecordWriter(stdout, config.output_format)) as writer,
+            Featurizer.connect(
+                config.channel,
+                config.featurizer,
+                expected_feature_dim=classifier.metadata.feature_dim,
+            ) as featurizer,
+        ):
             served = featurizer.signature()
             warning = classifier.metadata.featurizer.check_served(
                 served.model_name, served.signature_name, served.model_version
@@ -84,23 +89,23 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
             for result in featurizer.featurize(inputs):
                 if result.features is None:
                     record = ClassifyRecord(result.key, error=result.error)
+                    failed += 1
                 else:
                     prediction = classifier.predict(result.features)[0]
                     record = ClassifyRecord(result.key, prediction.label, prediction.score)
                 writer.write(record)
-                records.append(record)
+                total += 1
+                if keep_records:
+                    records.append(record)
     except ClientError as error:
-        writer.close()
         print(f"error: {config.channel.target}: {error}", file=sys.stderr)
         return EXIT_USAGE
-    writer.close()
     if config.report_path is not None:
         page = render_report(records, classifier.metadata, training, config.report_notice)
         config.report_path.write_text(page, encoding="utf-8")
         print(f"wrote {config.report_path}", file=sys.stderr)
-    failed = sum(record.error is not None for record in records)
     if failed:
-        print(f"{failed} of {len(records)} inputs failed", file=sys.stderr)
+        print(f"{failed} of {total} inputs failed", file=sys.stderr)
         return EXIT_PARTIAL
     return EXIT_OK
 

@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from importlib.resources import files
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.commands import options
+from inception_svm_client.commands import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, options
 from inception_svm_client.errors import ClientError
-from inception_svm_client.inputs import images_in_directory
+from inception_svm_client.inputs import bundled_cars_dir, images_in_directory
 from inception_svm_client.loadtest.config import LoadTestConfig
 from inception_svm_client.loadtest.progress import ProgressLine
 from inception_svm_client.loadtest.report import format_table, report_dict, write_json
 from inception_svm_client.loadtest.runner import run_load_test
 
-EXIT_OK, EXIT_USAGE, EXIT_INTERRUPTED = 0, 2, 130
 # Every image is held in memory encoded; a few hundred photos already vary the load.
 MAX_IMAGES = 512
-
-
-def bundled_images_dir() -> Path:
-    return Path(str(files("inception_svm_client") / "data" / "cars"))
 
 
 def load_images(directory: Path, limit: int = MAX_IMAGES) -> tuple[bytes, ...]:
@@ -118,7 +112,7 @@ class LoadTestCommand:
         load.add_argument(
             "--images",
             type=Path,
-            default=bundled_images_dir(),
+            default=bundled_cars_dir(),
             metavar="DIR",
             help=f"image files to send, first {MAX_IMAGES} (default: the bundled photos)",
         )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inception_svm_client.commands import options
+from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
@@ -20,8 +20,6 @@ from inception_svm_client.training import (
     load_training_set,
     train_svm,
 )
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
 
 from inception_svm_client import wire
 from inception_svm_client.channel import create_channel
 from inception_svm_client.config import FeaturizerConfig, RetryPolicy, SignatureSpec
-from inception_svm_client.errors import status_code
+from inception_svm_client.errors import BAD_RESPONSE, status_code
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.loadtest.config import LoadTestConfig
 from inception_svm_client.loadtest.stats import (
@@ -33,7 +32,6 @@ from inception_svm_client.loadtest.stats import (
 )
 from inception_svm_client.protos.messages import PREDICT_METHOD
 
-BAD_RESPONSE = "BAD_RESPONSE"
 PREFLIGHT_DEADLINE_S = 10.0
 PROGRESS_INTERVAL_S = 1.0
 # Calls still in flight after their deadline plus this are abandoned, never waited on.
@@ -132,6 +130,10 @@ class Recorder:
         with self._idle:
             return self._idle.wait_for(lambda: self._in_flight == 0, timeout=timeout_s)
 
+    def in_flight(self) -> int:
+        with self._idle:
+            return self._in_flight
+
     def snapshot(self, elapsed_s: float, warming_up: bool) -> Progress:
         with self._idle:
             return Progress(
@@ -149,7 +151,7 @@ class Recorder:
 
 def encode_requests(
     images: Sequence[bytes], batch_size: int, signature: SignatureSpec
-) -> list[tuple[bytes, int]]:
+) -> list[bytes]:
     """Enough distinct batches to send every image at least once, wrapping around.
 
     A batch larger than the image set repeats images: the server's work per image is
@@ -159,17 +161,17 @@ def encode_requests(
     requests = []
     for index in range(count):
         batch = [images[(index * batch_size + j) % len(images)] for j in range(batch_size)]
-        requests.append((wire.encode_predict_request(signature, batch), batch_size))
+        requests.append(wire.encode_predict_request(signature, batch))
     return requests
 
 
 def response_status(data: bytes, batch_size: int, output_name: str) -> str:
     """OK when the response holds ``[batch_size, D]`` logits: a fast wrong answer is an error."""
     try:
-        logits = wire.decode_predict_response(data, output_name)
-    except (ValueError, DecodeError):
+        wire.decode_logits(data, output_name, batch_size)
+    except ValueError:
         return BAD_RESPONSE
-    return OK_STATUS if logits.ndim == 2 and logits.shape[0] == batch_size else BAD_RESPONSE
+    return OK_STATUS
 
 
 def preflight(channel: grpc.Channel, config: LoadTestConfig) -> None:
@@ -197,7 +199,7 @@ class LoadRunner:
         self._predict: Any = channel.unary_unary(PREDICT_METHOD)
         self._requests = encode_requests(config.images, config.batch_size, config.signature)
         self._recorder = Recorder()
-        self._admission = Admission(config, time.monotonic())
+        self._admission: Admission  # made by run(): the run's clock starts there
         self._sends = SendCounters()
 
     def run(self, on_progress: ProgressCallback | None = None) -> LoadTestResult:
@@ -259,7 +261,7 @@ class LoadRunner:
         admission, requests = self._admission, self._requests
         index = offset
         while (ticket := admission.admit()) is not None:
-            request, _ = requests[index % len(requests)]
+            request = requests[index % len(requests)]
             index += self.config.concurrency
             self._recorder.started()
             sent_at = admission.elapsed()
@@ -295,14 +297,12 @@ class LoadRunner:
                 ticket = admission.admit()
                 if ticket is None:
                     break
-                request, _ = requests[index % len(requests)]
+                request = requests[index % len(requests)]
                 index += 1
                 lag_s = now - due_s
                 measured = not ticket.warmup
                 scheduled += measured
-                if self._recorder.snapshot(now, ticket.warmup).in_flight >= (
-                    self.config.max_outstanding
-                ):
+                if self._recorder.in_flight() >= self.config.max_outstanding:
                     dropped += measured
                     continue
                 if lag_s > self.config.late_threshold_s:

@@ -34,8 +34,6 @@ def message_class(full_name: str) -> Any:
 
 
 TensorProto = message_class("tensorflow.TensorProto")
-TensorShapeProto = message_class("tensorflow.TensorShapeProto")
-ModelSpec = message_class("tensorflow.serving.ModelSpec")
 PredictRequest = message_class("tensorflow.serving.PredictRequest")
 PredictResponse = message_class("tensorflow.serving.PredictResponse")
 GetModelMetadataRequest = message_class("tensorflow.serving.GetModelMetadataRequest")
