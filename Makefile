@@ -19,17 +19,34 @@ REST_PORT ?= 8501
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test lint typecheck pytest serve demo bench protos k8s-validate clean
+# Headless Chromium for the report check (tests/browser.py); tests skip without it.
+BROWSER ?= chromium
+
+.PHONY: install install-browser client-size test lint typecheck pytest serve demo bench protos k8s-validate clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train]' -e '.[dev]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train,report]' -e '.[dev]'
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS)
 	touch $@
 
 test: install lint typecheck pytest
+
+install-browser:
+	command -v $(BROWSER) >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+
+# What `pip install ./client` costs a user: a throwaway virtualenv, its size printed.
+CLIENT_SIZE_VENV := build/client-size
+client-size:
+	rm -rf $(CLIENT_SIZE_VENV) && $(PYTHON) -m venv $(CLIENT_SIZE_VENV)
+	$(CLIENT_SIZE_VENV)/bin/pip install --quiet -c $(CONSTRAINTS) ./client
+	@echo "pip install ./client: $$(du -sm $(CLIENT_SIZE_VENV) | cut -f1) MB"
+	$(CLIENT_SIZE_VENV)/bin/pip install --quiet -c $(CONSTRAINTS) './client[train]'
+	@echo "pip install './client[train]': $$(du -sm $(CLIENT_SIZE_VENV) | cut -f1) MB"
+	rm -rf $(CLIENT_SIZE_VENV)
 
 lint: install
 	$(VENV)/bin/ruff check export serving client tests

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from inception_svm_client.inputs import path_inputs
 from inception_svm_client.records import FORMATS, ClassifyRecord, RecordWriter
 from inception_svm_client.report import render_report
 from inception_svm_client.svm import SvmClassifier, TrainingReport
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         classifier = SvmClassifier.load(config.svm_path, config.svm_sha256)
         training = _load_training_report(config.training_report_path)
     except ClientError as error:
-        print(f"error: {error.details}", file=sys.stderr)
+        _log.error("%s", error.details)
         return EXIT_USAGE
     keep_records = config.report_path is not None  # else stream: nothing held per input
     records: list[ClassifyRecord] = []
@@ -84,7 +87,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
                 served.model_name, served.signature_name, served.model_version
             )
             if warning:
-                print(warning, file=sys.stderr)
+                _log.warning("%s", warning.removeprefix("warning: "))
             inputs = path_inputs(config.sources, stdin=stdin, max_bytes=config.max_image_bytes)
             for result in featurizer.featurize(inputs):
                 if result.features is None:
@@ -98,14 +101,14 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
                 if keep_records:
                     records.append(record)
     except ClientError as error:
-        print(f"error: {config.channel.target}: {error}", file=sys.stderr)
+        _log.error("%s: %s", config.channel.target, error)
         return EXIT_USAGE
     if config.report_path is not None:
         page = render_report(records, classifier.metadata, training, config.report_notice)
         config.report_path.write_text(page, encoding="utf-8")
-        print(f"wrote {config.report_path}", file=sys.stderr)
+        _log.info("wrote %s", config.report_path)
     if failed:
-        print(f"{failed} of {total} inputs failed", file=sys.stderr)
+        _log.warning("%d of %d inputs failed", failed, total)
         return EXIT_PARTIAL
     return EXIT_OK
 
@@ -130,7 +133,7 @@ class ClassifyCommand:
         try:
             config = ClassifyConfig.from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            _log.error("%s", error)
             return EXIT_USAGE
         return classify(config, sys.stdin, sys.stdout)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from inception_svm_client.training import (
     load_training_set,
     train_svm,
 )
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,16 +76,14 @@ def missing_training_packages() -> list[str]:
 def train(config: TrainConfig) -> int:
     missing = missing_training_packages()
     if missing:
-        print(
-            f"error: training needs {', '.join(missing)}: "
-            "pip install 'inception-svm-client[train]'",
-            file=sys.stderr,
+        _log.error(
+            "training needs %s: pip install 'inception-svm-client[train]'", ", ".join(missing)
         )
         return EXIT_USAGE
     try:
         training_set = load_training_set(config.data_dir)
     except (TrainingDataError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        _log.error("%s", error)
         return EXIT_USAGE
     try:
         with Featurizer.connect(config.channel, config.featurizer) as featurizer:
@@ -92,16 +93,16 @@ def train(config: TrainConfig) -> int:
             )
             trained = train_svm(features, training_set, featurizer, config.c)
     except TrainingDataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _log.error("%s", error)
         return EXIT_PARTIAL
     except ClientError as error:
-        print(f"error: cannot featurize through {config.channel.target}: {error}", file=sys.stderr)
+        _log.error("cannot featurize through %s: %s", config.channel.target, error)
         return EXIT_USAGE
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_bytes(trained.onnx_bytes)
     config.training_report.write_text(trained.report.to_json() + "\n")
     print(describe_report(trained.report))
-    print(f"wrote {config.output} and {config.training_report}")
+    _log.info("wrote %s and %s", config.output, config.training_report)
     return EXIT_OK
 
 
@@ -126,7 +127,7 @@ class TrainCommand:
         try:
             config = TrainConfig.from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            _log.error("%s", error)
             return EXIT_USAGE
         return train(config)
 
