@@ -95,6 +95,20 @@ def distribution_versions() -> str:
     return ", ".join(parts)
 
 
+class _VersionAction(argparse.Action):
+    """argparse's own version action wraps the line at the terminal width; scripts parse it."""
+
+    def __init__(self, option_strings: Sequence[str], version: str, dest: str) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print versions, exit"
+        )
+        self.version = version
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        print(self.version)
+        parser.exit()
+
+
 class CommandParser(argparse.ArgumentParser):
     """A subcommand's parser. Every error it reports (a missing required flag included)
     names the closest known flag for each flag it did not recognise, and ``main`` sends it
@@ -175,7 +189,9 @@ def build_parser(
         epilog="Environment: "
         + ", ".join(f"{v} (--{d.replace('_', '-')})" for d, v in ENVIRONMENT.items()),
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {distribution_versions()}")
+    parser.add_argument(
+        "--version", action=_VersionAction, version=f"{PROG} ({distribution_versions()})"
+    )
     _verbosity_flags(parser)
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
@@ -193,8 +209,8 @@ def build_parser(
             if "--version" not in sub_parser._option_string_actions:
                 sub_parser.add_argument(
                     "--version",
-                    action="version",
-                    version=f"{PROG} {command.name} {distribution_versions()}",
+                    action=_VersionAction,
+                    version=f"{PROG} {command.name} ({distribution_versions()})",
                 )
             _verbosity_flags(sub_parser)
             _apply_environment(sub_parser, environ)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-import inception_svm_client
 from inception_svm_client import cli
 from tests.harness import ServerHandle, subprocess_env
 from tests.paths import REPO_ROOT, unlabeled_photos
@@ -136,30 +135,3 @@ def test_thin_install_names_the_package_for_serve_and_export(
         assert "pip install inception-svm" in err
     code, out, _ = run_main(capsys, "--help")
     assert code == 0 and "needs the full `inception-svm` distribution" in out
-
-
-def test_public_api_is_importable_from_the_package() -> None:
-    for name in inception_svm_client.__all__:
-        assert getattr(inception_svm_client, name) is not None, name
-    from inception_svm_client import Featurizer, SvmClassifier
-
-    assert Featurizer.__module__ == "inception_svm_client.featurizer"
-    assert SvmClassifier.__module__ == "inception_svm_client.svm"
-    package_dir = Path(inception_svm_client.__file__).parent
-    assert (package_dir / "py.typed").is_file()
-
-
-def test_importing_the_package_loads_neither_grpc_nor_tensorflow() -> None:
-    code = (
-        "import sys, inception_svm_client, inception_svm_client.cli;"
-        "print(sorted(m for m in ('grpc', 'onnxruntime', 'tensorflow') if m in sys.modules))"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.strip() == "[]"
