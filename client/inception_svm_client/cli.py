@@ -43,6 +43,7 @@ FULL_DISTRIBUTION_COMMANDS = {
     "serve": "serve a SavedModel with TF Serving's gRPC/REST API (stand-in)",
 }
 FULL_DISTRIBUTION = "inception-svm"
+OWN_LOGGERS = ("inception_svm_client", "inception_svm_export", "inception_svm_serving")
 _log = logging.getLogger("inception_svm_client")
 
 
@@ -243,7 +244,8 @@ def log_level(verbose: int, quiet: int) -> int:
 
 def configure_logging(prog: str, level: int) -> None:
     """One stderr handler on the root logger (replacing any from an earlier ``main`` in the
-    same process, e.g. the demo or tests), so library loggers follow ``-v/-q`` too."""
+    same process, e.g. the demo or tests). ``level`` applies to our own packages; other
+    libraries (TensorFlow's INFO chatter) stay at WARNING unless ``level`` is DEBUG."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_Formatter(prog))
     handler.set_name(PROG)
@@ -251,7 +253,9 @@ def configure_logging(prog: str, level: int) -> None:
     for old in [h for h in root.handlers if h.get_name() == PROG]:
         root.removeHandler(old)
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(level if level == logging.DEBUG else max(level, logging.WARNING))
+    for package in OWN_LOGGERS:
+        logging.getLogger(package).setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,7 +34,8 @@ body { font-family: sans-serif; margin: 2em; color: #222; }
 figure { margin: 0; width: 170px; border: 1px solid #ddd; padding: .4em; }
 figure img { width: 160px; height: 120px; object-fit: contain; display: block; margin: auto; }
 figure .noimg { width: 160px; height: 40px; color: #888; font-size: .8em; }
-figcaption { font-size: .8em; word-break: break-all; }
+figcaption { font-size: .8em; }
+.path { word-break: break-all; color: #555; }
 .label { font-weight: bold; font-size: 1.1em; }
 .error { color: #b00; }
 .notice { color: #fff; background: #b00; padding: .6em; font-weight: bold; }
@@ -79,7 +80,9 @@ function figure(r) {
     head.className = 'label'; head.textContent = r.l;
     cap.append(head, ' distance ' + (r.s >= 0 ? '+' : '') + r.s.toFixed(3));
   }
-  cap.append(document.createElement('br'), r.p);
+  const path = document.createElement('div');
+  path.className = 'path'; path.textContent = r.p;
+  cap.append(path);
   fig.append(cap);
   return fig;
 }

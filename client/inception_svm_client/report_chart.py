@@ -42,7 +42,7 @@ def score_histogram_svg(scores_by_label: Mapping[str, Sequence[float]]) -> str:
     if not everything:
         return ""
     low, high = _bounds(everything)
-    plot_width = WIDTH - LEFT - 10
+    plot_width = WIDTH - LEFT - 30  # room for the last axis label
     bar_width = plot_width / BINS
 
     def x_of(score: float) -> float:

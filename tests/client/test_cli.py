@@ -5,6 +5,7 @@ point itself is what is tested."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from importlib.metadata import EntryPoint, version
@@ -135,3 +136,27 @@ def test_thin_install_names_the_package_for_serve_and_export(
         assert "pip install inception-svm" in err
     code, out, _ = run_main(capsys, "--help")
     assert code == 0 and "needs the full `inception-svm` distribution" in out
+
+
+def test_log_levels_apply_to_our_packages_not_to_library_chatter(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """TensorFlow logs INFO lines through Python logging during an export; only -vv shows
+    them, while our own INFO lines ("wrote ...") show by default and -q hides them."""
+    own, library = logging.getLogger("inception_svm_client.x"), logging.getLogger("tensorflow")
+    cli.configure_logging("inception-svm x", cli.log_level(verbose=0, quiet=0))
+    own.info("wrote it")
+    library.info("Assets written to: somewhere")
+    library.warning("deprecated")
+    assert capsys.readouterr().err.splitlines() == [
+        "inception-svm x: wrote it",
+        "inception-svm x: warning: deprecated",
+    ]
+    cli.configure_logging("inception-svm x", cli.log_level(verbose=0, quiet=1))
+    own.info("wrote it")
+    own.error("failed")
+    assert capsys.readouterr().err == "inception-svm x: error: failed\n"
+    cli.configure_logging("inception-svm x", cli.log_level(verbose=2, quiet=0))
+    library.info("Assets written to: somewhere")
+    assert "Assets written" in capsys.readouterr().err
+    cli.configure_logging("inception-svm x", logging.INFO)  # leave the default behind
