@@ -77,7 +77,9 @@ def load_commands() -> dict[str, Command]:
         try:
             command: Command = ep.load()
         except ImportError as error:  # e.g. the full distribution without TensorFlow
-            help = FULL_DISTRIBUTION_COMMANDS.get(ep.name, ep.name)
+            if ep.name not in FULL_DISTRIBUTION_COMMANDS:
+                raise  # the client's own command: a bug, not a missing package
+            help = FULL_DISTRIBUTION_COMMANDS[ep.name]
             command = MissingDistributionCommand(ep.name, help, f"cannot import: {error}")
         commands[command.name] = command
     for name, help in FULL_DISTRIBUTION_COMMANDS.items():

@@ -160,3 +160,31 @@ def test_log_levels_apply_to_our_packages_not_to_library_chatter(
     library.info("Assets written to: somewhere")
     assert "Assets written" in capsys.readouterr().err
     cli.configure_logging("inception-svm x", logging.INFO)  # leave the default behind
+
+
+def test_unknown_model_error_names_the_likely_cause(
+    stand_in: ServerHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README user's first failure: a server serving another model name than the one
+    the client asks for (TF Serving's default is ``default``)."""
+    train_dir = str(unlabeled_photos()[0].parents[1] / "train")
+    code, _, err = run_main(
+        capsys,
+        "train",
+        train_dir,
+        "--server",
+        stand_in.grpc_target,
+        "--output",
+        str(tmp_path / "svm.onnx"),
+        "--model-name",
+        "resnet",
+        "--no-progress",
+    )
+    assert code == 2
+    assert err.startswith(
+        f"inception-svm train: error: cannot featurize through {stand_in.grpc_target}"
+    )
+    assert "NOT_FOUND" in err
+    assert (
+        "hint: the client asks for model 'resnet'; start the server with --model_name=resnet" in err
+    )

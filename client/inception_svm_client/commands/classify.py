@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
+from inception_svm_client.commands import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    options,
+    server_error_message,
+)
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
@@ -101,7 +107,8 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
                 if keep_records:
                     records.append(record)
     except ClientError as error:
-        _log.error("%s: %s", config.channel.target, error)
+        model = config.featurizer.signature.model_name
+        _log.error("%s", server_error_message(error, config.channel.target, model))
         return EXIT_USAGE
     if config.report_path is not None:
         page = render_report(records, classifier.metadata, training, config.report_notice)

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
+from inception_svm_client.commands import (
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    options,
+    server_error_message,
+)
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
@@ -96,7 +102,11 @@ def train(config: TrainConfig) -> int:
         _log.error("%s", error)
         return EXIT_PARTIAL
     except ClientError as error:
-        _log.error("cannot featurize through %s: %s", config.channel.target, error)
+        model = config.featurizer.signature.model_name
+        _log.error(
+            "cannot featurize through %s",
+            server_error_message(error, config.channel.target, model),
+        )
         return EXIT_USAGE
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_bytes(trained.onnx_bytes)
