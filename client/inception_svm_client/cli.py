@@ -61,8 +61,8 @@ class MissingDistributionCommand:
 
     def run(self, args: argparse.Namespace) -> int:
         _log.error(
-            "`%s %s` needs the full distribution (exporter and server, with TensorFlow): "
-            "pip install %s (from this repository: pip install .) [%s]",
+            "`%s %s` needs the full `%s` distribution (exporter and server, with "
+            "TensorFlow): in a checkout of the repository, pip install . [%s]",
             PROG,
             self.name,
             FULL_DISTRIBUTION,

@@ -133,7 +133,8 @@ def test_thin_install_names_the_package_for_serve_and_export(
         code, _, err = run_main(capsys, *argv)
         assert code == 2
         assert f"inception-svm {argv[0]}: error: `inception-svm {argv[0]}` needs" in err
-        assert "pip install inception-svm" in err
+        assert "needs the full `inception-svm` distribution" in err
+        assert "pip install ." in err
     code, out, _ = run_main(capsys, "--help")
     assert code == 0 and "needs the full `inception-svm` distribution" in out
 
