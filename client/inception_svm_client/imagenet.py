@@ -54,7 +54,10 @@ class ImagenetRecord:
             return {"path": self.path, "error": self.error}
         return {
             "path": self.path,
-            "top": [dataclasses.asdict(c) for c in self.classes],
+            "top": [
+                {"index": c.index, "name": c.name, "probability": float(f"{c.probability:.6g}")}
+                for c in self.classes
+            ],
             "checkpoint": self.checkpoint,
         }
 

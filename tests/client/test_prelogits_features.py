@@ -7,8 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from inception_svm_client import wire
 from inception_svm_client.cli import main
+from inception_svm_client.config import FeaturizerConfig, SignatureSpec
 from inception_svm_client.errors import ClientError
+from inception_svm_client.imagenet import imagenet_config
+from inception_svm_client.protos import messages
 from inception_svm_client.svm import SvmClassifier, SvmMetadata
 from tests.harness import ServerHandle
 from tests.paths import CARS_DIR, unlabeled_photos
@@ -81,3 +85,19 @@ def test_svm_metadata_without_features_means_logits_and_unknown_is_refused(
     assert SvmMetadata.from_props(props).features == "logits"
     with pytest.raises(ClientError, match="unknown features 'pool5'"):
         SvmMetadata.from_props({**props, "features": "pool5"})
+
+
+@pytest.mark.parametrize(
+    "spec, wanted",
+    [
+        (SignatureSpec(signature_name="features", output_name="prelogits"), ["prelogits"]),
+        (
+            imagenet_config(FeaturizerConfig(), None).signature,
+            ["probabilities", "classes", "class_names", "checkpoint"],
+        ),
+    ],
+)
+def test_requests_name_only_the_outputs_they_use(spec: SignatureSpec, wanted: list[str]) -> None:
+    request = messages.PredictRequest.FromString(wire.encode_predict_request(spec, [b"x"]))
+    assert list(request.output_filter) == wanted
+    assert request.model_spec.signature_name == spec.signature_name
