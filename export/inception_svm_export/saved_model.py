@@ -116,6 +116,7 @@ class InceptionV1Serving(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
     def predict_features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        # The same empty-batch guard as ``_logits``, one layer earlier.
         prelogits = tf.cond(
             tf.shape(images)[0] > 0,
             lambda: self._network.prelogits(preprocess_batch(images)),
