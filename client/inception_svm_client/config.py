@@ -14,6 +14,12 @@ MIB = 1024 * 1024
 # 32 large photos while still refusing absurd messages.
 DEFAULT_MESSAGE_LIMIT = 64 * MIB
 DEFAULT_MAX_IMAGE_BYTES = 32 * MIB
+# Which layer an SVM is trained on → the signature serving it. The kind's name is the
+# signature output's name, so the SVM's metadata names exactly what classify must request.
+# ``logits`` stays on serving_default (the original contract); the 1024-d pre-logits come
+# from the ``features`` signature, asked for alone through output_filter.
+FEATURE_SIGNATURES: dict[str, str] = {"logits": "serving_default", "prelogits": "features"}
+DEFAULT_FEATURES = "logits"
 
 
 @dataclass(frozen=True)
@@ -70,6 +76,8 @@ class SignatureSpec:
     version_label: str | None = None
     input_name: str = "images"
     output_name: str = "logits"
+    # Requested alongside ``output_name`` through output_filter (e.g. ImageNet top-k).
+    extra_outputs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version is not None and self.version_label is not None:

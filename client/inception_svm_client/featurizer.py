@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import grpc
 import numpy as np
@@ -130,7 +130,7 @@ class Featurizer:
         config: FeaturizerConfig | None = None,
         *,
         expected_feature_dim: int | None = None,
-    ) -> Featurizer:
+    ) -> Self:
         channel = create_channel(channel_config)
         return cls(channel, config, expected_feature_dim=expected_feature_dim, owns_channel=True)
 
@@ -138,7 +138,7 @@ class Featurizer:
         if self._owns_channel:
             self._channel.close()
 
-    def __enter__(self) -> Featurizer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
@@ -203,7 +203,7 @@ class Featurizer:
         data = self._call(self._predict, request, "Predict")
         answered = time.perf_counter()
         try:
-            features = wire.decode_logits(data, self.config.signature.output_name, len(images))
+            features = self.decode_features(data, len(images))
         except ValueError as error:
             raise ClientError(BAD_RESPONSE, str(error)) from error
         return BatchResponse(
@@ -212,6 +212,11 @@ class Featurizer:
             rpc_s=answered - encoded,
             decode_s=time.perf_counter() - answered,
         )
+
+    def decode_features(self, data: bytes, batch_size: int) -> np.ndarray:
+        """One row per image from a Predict response; a subclass may return richer rows
+        (``ImagenetClient``) and still reuse batching, retries and bisection."""
+        return wire.decode_logits(data, self.config.signature.output_name, batch_size)
 
     def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
         response: BatchResponse = self._with_retry(lambda: self.predict(images))

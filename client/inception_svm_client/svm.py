@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from inception_svm_client.config import DEFAULT_FEATURES, FEATURE_SIGNATURES
 from inception_svm_client.errors import ClientError, SignatureMismatchError
 
 ONNX_INPUT_NAME = "features"
@@ -91,6 +92,9 @@ class SvmMetadata:
     trained_at: str
     sklearn_version: str
     loo_accuracy: float | None
+    # The signature output the SVM was trained on (a FEATURE_SIGNATURES key); files from
+    # before it existed were trained on logits.
+    features: str = DEFAULT_FEATURES
 
     def to_props(self) -> dict[str, str]:
         return {
@@ -103,10 +107,18 @@ class SvmMetadata:
             "trained_at": self.trained_at,
             "sklearn_version": self.sklearn_version,
             "loo_accuracy": json.dumps(self.loo_accuracy),
+            "features": self.features,
         }
 
     @classmethod
     def from_props(cls, props: dict[str, str]) -> SvmMetadata:
+        features = props.get("features", DEFAULT_FEATURES)
+        if features not in FEATURE_SIGNATURES:
+            raise ClientError(
+                "INVALID_SVM",
+                f"ONNX metadata names unknown features {features!r} "
+                f"(known: {', '.join(FEATURE_SIGNATURES)})",
+            )
         try:
             return cls(
                 class_names=list(json.loads(props["class_names"])),
@@ -120,6 +132,7 @@ class SvmMetadata:
                 trained_at=props["trained_at"],
                 sklearn_version=props["sklearn_version"],
                 loo_accuracy=json.loads(props["loo_accuracy"]),
+                features=features,
             )
         except (KeyError, ValueError) as error:
             raise ClientError("INVALID_SVM", f"missing or bad ONNX metadata: {error}") from error
@@ -182,7 +195,7 @@ def export_onnx(model: Any, metadata: SvmMetadata) -> bytes:
     for key, value in metadata.to_props().items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
-    onnx_model.doc_string = "LinearSVC on Inception v1 logits (inception-svm)"
+    onnx_model.doc_string = f"LinearSVC on Inception v1 {metadata.features} (inception-svm)"
     data: bytes = onnx_model.SerializeToString()
     return data
 

@@ -86,6 +86,7 @@ def train_svm(
         trained_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         sklearn_version=sklearn.__version__,
         loo_accuracy=report.loo_accuracy,
+        features=featurizer.config.signature.output_name,
     )
     return TrainedSvm(svm.export_onnx(model, metadata), metadata, report)
 

@@ -178,7 +178,7 @@ def encode_predict_request(spec: SignatureSpec, images: Sequence[bytes]) -> byte
     """Serialized PredictRequest; protobuf merges concatenated fields, so the small part is
     serialized normally and the image tensor appended."""
     request = messages.PredictRequest(model_spec=model_spec_fields(spec))
-    request.output_filter.append(spec.output_name)
+    request.output_filter.extend([spec.output_name, *spec.extra_outputs])
     head: bytes = request.SerializeToString()
     tail = _string_tensor_map_entry(_PREDICT_INPUTS_FIELD, spec.input_name, images)
     return b"".join([head, *tail])
@@ -197,6 +197,22 @@ def decode_predict_response(data: bytes, output_name: str) -> np.ndarray:
     if output_name not in response.outputs:
         raise WireError(f"response has no output {output_name!r} (has {sorted(response.outputs)})")
     return tensor_to_numpy(response.outputs[output_name])
+
+
+def decode_outputs(
+    data: bytes, output_names: Sequence[str], batch_size: int
+) -> dict[str, np.ndarray]:
+    """Several outputs of one Predict response, each with one row per image sent."""
+    response = _parse(messages.PredictResponse, data)
+    outputs = {}
+    for name in output_names:
+        if name not in response.outputs:
+            raise WireError(f"response has no output {name!r} (has {sorted(response.outputs)})")
+        array = tensor_to_numpy(response.outputs[name])
+        if array.ndim < 1 or array.shape[0] != batch_size:
+            raise WireError(f"{batch_size} images gave {name!r} of shape {list(array.shape)}")
+        outputs[name] = array
+    return outputs
 
 
 def decode_logits(data: bytes, output_name: str, batch_size: int) -> np.ndarray:

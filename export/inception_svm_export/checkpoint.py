@@ -120,7 +120,7 @@ def _download(url: str, cache_dir: Path, sha256: str | None, show_progress: bool
     """Fetch ``url`` into the cache once; a cached file is reused if it passes ``sha256``."""
     from tqdm import tqdm
 
-    target = cache_dir.expanduser() / url.rstrip("/").rsplit("/", 1)[-1]
+    target = download_target(url, cache_dir)
     if target.is_file():
         if sha256 is not None:
             _verify_sha256(target, sha256)
@@ -156,6 +156,11 @@ def _download(url: str, cache_dir: Path, sha256: str | None, show_progress: bool
     return target
 
 
+def download_target(url: str, cache_dir: Path) -> Path:
+    """Where ``url`` is cached: its file name under ``cache_dir``."""
+    return cache_dir.expanduser() / url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _normalised(sha256: str) -> str:
     return sha256.strip().lower()
 
@@ -166,12 +171,18 @@ def _verify_sha256(path: Path, expected: str) -> None:
         raise CheckpointError(f"{path} has sha256 {digest}, expected {expected}")
 
 
-def _sha256(path: Path) -> str:
+def sha256_files(paths: list[Path]) -> str:
+    """One digest over the files' bytes in order (a V2 checkpoint is several files)."""
     hasher = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            hasher.update(chunk)
+    for path in paths:
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                hasher.update(chunk)
     return hasher.hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return sha256_files([path])
 
 
 def _extract_tarball(tarball: Path, cache_dir: Path, sha256: str) -> str:

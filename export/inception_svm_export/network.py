@@ -1,4 +1,4 @@
-"""Inception v1's forward pass (pixels → 1001 logits) in plain TF2 ops, NHWC.
+"""Inception v1's forward pass (pixels → 1024 pre-logits → 1001 logits) in plain TF2 ops.
 
 Written against a name → tensor mapping instead of Keras layers so the very same code
 serves the exporter (variables restored from the checkpoint) and the tests (weights fed
@@ -16,6 +16,7 @@ from inception_svm_export.architecture import (
     LOGITS_SCOPE,
     MIXED_BLOCKS,
     NUM_CLASSES,
+    PRELOGITS_DIM,
     SCOPE,
 )
 
@@ -48,6 +49,16 @@ class InceptionV1:
 
     def __call__(self, pixels: tf.Tensor) -> tf.Tensor:
         """``pixels``: float32 [N, 224, 224, 3] in [-1, 1] → logits float32 [N, 1001]."""
+        return self.classifier(self.prelogits(pixels))
+
+    # -- pre-logits features and the classifier head (issue 19) --------------------------
+
+    def prelogits(self, pixels: tf.Tensor) -> tf.Tensor:
+        """``pixels`` → TF-Slim's ``AvgPool_0a_7x7`` endpoint squeezed: float32 [N, 1024].
+
+        The transfer-learning feature (the logits' input); kept apart from ``classifier``
+        so a signature can return it without running the head twice.
+        """
         net = tf.cast(pixels, self._compute_dtype)  # the identity for float32
         net = self._conv(net, f"{SCOPE}/Conv2d_1a_7x7", stride=2)
         net = _max_pool(net, 3, 2)  # MaxPool_2a_3x3
@@ -64,10 +75,17 @@ class InceptionV1:
         net = self._mixed(net, "Mixed_5c")
         # Logits/AvgPool_0a_7x7 is VALID in TF-Slim; dropout is the identity at inference.
         net = tf.nn.avg_pool2d(net, ksize=7, strides=1, padding="VALID")
-        net = tf.cast(net, tf.float32)
+        return tf.reshape(tf.cast(net, tf.float32), [-1, PRELOGITS_DIM])
+
+    def classifier(self, prelogits: tf.Tensor) -> tf.Tensor:
+        """float32 [N, 1024] → logits [N, 1001]: TF-Slim's 1x1 ``Conv2d_0c_1x1`` head, run
+        as the same conv op on [N, 1, 1, 1024] so the logits stay bit-identical."""
+        net = tf.reshape(prelogits, [-1, 1, 1, PRELOGITS_DIM])
         net = tf.nn.conv2d(net, self._weights[f"{LOGITS_SCOPE}/weights"], 1, "SAME")
         net = tf.nn.bias_add(net, self._weights[f"{LOGITS_SCOPE}/biases"])
         return tf.reshape(net, [-1, NUM_CLASSES])  # SpatialSqueeze
+
+    # -------------------------------------------------------------------------------------
 
     def _mixed(self, net: tf.Tensor, name: str) -> tf.Tensor:
         block = MIXED_BLOCKS[name]

@@ -16,13 +16,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES
+from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES, PRELOGITS_DIM
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
+from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
 from inception_svm_export.network import InceptionV1
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS, preprocess_batch
+from inception_svm_export.provenance import WeightsProvenance, checkpoint_provenance
 from inception_svm_export.warmup import write_warmup_requests
 
 SERVING_SIGNATURE = "serving_default"
@@ -31,6 +33,19 @@ IMAGES_INPUT = "images"
 PIXELS_INPUT = "pixels"
 LOGITS_OUTPUT = "logits"
 METADATA_FILE = "export_metadata.json"
+# Issue 19: pre-logits features and ImageNet top-k. ``features`` is a signature of its own
+# so ``serving_default`` keeps exactly one output: REST row-format clients read
+# ``predictions`` as a plain list of logits, which a second output would turn into objects.
+FEATURES_SIGNATURE = "features"
+PRELOGITS_OUTPUT = "prelogits"
+IMAGENET_SIGNATURE = "classify_imagenet"
+CLASSES_OUTPUT = "classes"
+CLASS_NAMES_OUTPUT = "class_names"
+PROBABILITIES_OUTPUT = "probabilities"
+CHECKPOINT_OUTPUT = "checkpoint"
+# The signature returns this many classes per image (a client shows any K up to it): a
+# fixed K keeps every input batchable by TF Serving, which a scalar ``k`` input would not.
+IMAGENET_TOP_K = 10
 
 
 class ExportError(Exception):
@@ -41,7 +56,13 @@ class InceptionV1Serving(tf.Module):
     """Inception v1 with in-graph preprocessing; both entry points return logits."""
 
     def __init__(
-        self, weights: Mapping[str, np.ndarray], *, folded: bool, precision: Precision = "fp32"
+        self,
+        weights: Mapping[str, np.ndarray],
+        *,
+        folded: bool,
+        precision: Precision = "fp32",
+        labels_path: Path,
+        weights_description: str,
     ) -> None:
         super().__init__(name="inception_v1")
         self.weights = {
@@ -53,6 +74,7 @@ class InceptionV1Serving(tf.Module):
         self._network = InceptionV1(
             self.weights, folded=folded, compute_dtype=COMPUTE_DTYPES[precision]
         )
+        self._init_imagenet(labels_path, weights_description)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
     def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -74,6 +96,45 @@ class InceptionV1Serving(tf.Module):
             lambda: tf.zeros([0, NUM_CLASSES], tf.float32),
         )
 
+    # -- pre-logits features and ImageNet top-k (issue 19) -------------------------------
+
+    def _init_imagenet(self, labels_path: Path, weights_description: str) -> None:
+        """The label asset (copied into ``assets/`` on save) read into a lookup table, and
+        the provenance line every top-k answer carries."""
+        self.labels_asset = tf.saved_model.Asset(str(labels_path))
+        self.labels = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.labels_asset,
+                key_dtype=tf.int64,
+                key_index=tf.lookup.TextFileIndex.LINE_NUMBER,
+                value_dtype=tf.string,
+                value_index=tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value="",
+        )
+        self.weights_description = tf.Variable(weights_description, trainable=False)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
+    def predict_features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        # The same empty-batch guard as ``_logits``, one layer earlier.
+        prelogits = tf.cond(
+            tf.shape(images)[0] > 0,
+            lambda: self._network.prelogits(preprocess_batch(images)),
+            lambda: tf.zeros([0, PRELOGITS_DIM], tf.float32),
+        )
+        return {LOGITS_OUTPUT: self._network.classifier(prelogits), PRELOGITS_OUTPUT: prelogits}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
+    def classify_imagenet(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(self._logits(images, preprocess_batch))
+        top = tf.math.top_k(probabilities, k=IMAGENET_TOP_K, sorted=True)
+        return {
+            CLASSES_OUTPUT: top.indices,
+            CLASS_NAMES_OUTPUT: self.labels.lookup(tf.cast(top.indices, tf.int64)),
+            PROBABILITIES_OUTPUT: top.values,
+            CHECKPOINT_OUTPUT: tf.fill(tf.shape(images)[:1], self.weights_description),
+        }
+
 
 def export_saved_model(
     config: ExportConfig, report: Callable[[str], None] = lambda _: None
@@ -93,6 +154,13 @@ def export_saved_model(
     )
     report(f"reading checkpoint {checkpoint_path}")
     weights = load_checkpoint(checkpoint_path)
+    provenance = checkpoint_provenance(
+        config.checkpoint,
+        checkpoint_path,
+        cache_dir=config.cache_dir,
+        verified_sha256=config.sha256,
+    )
+    report(f"weights: {provenance.describe()}")
     if config.fold_batchnorm:
         weights = fold_batchnorm(weights)
     batchnorm = "folded" if config.fold_batchnorm else "separate"
@@ -100,7 +168,13 @@ def export_saved_model(
     config.model_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=config.model_dir, prefix=".export-"))
     try:
-        write_model(staging, weights, folded=config.fold_batchnorm, precision=config.precision)
+        write_model(
+            staging,
+            weights,
+            folded=config.fold_batchnorm,
+            precision=config.precision,
+            provenance=provenance,
+        )
         (staging / "assets.extra" / METADATA_FILE).write_text(
             json.dumps(
                 {
@@ -108,9 +182,13 @@ def export_saved_model(
                     "fold_batchnorm": config.fold_batchnorm,
                     "precision": config.precision,
                     "max_image_pixels": MAX_IMAGE_PIXELS,
+                    "weights": provenance.to_json(),
+                    "labels_asset": LABELS_ASSET,
                     "signatures": {
                         SERVING_SIGNATURE: {IMAGES_INPUT: "DT_STRING [-1]"},
                         PIXELS_SIGNATURE: {PIXELS_INPUT: "DT_FLOAT [-1,224,224,3]"},
+                        FEATURES_SIGNATURE: {IMAGES_INPUT: "DT_STRING [-1]"},
+                        IMAGENET_SIGNATURE: {IMAGES_INPUT: "DT_STRING [-1]"},
                     },
                 },
                 indent=2,
@@ -131,17 +209,27 @@ def write_model(
     *,
     folded: bool,
     precision: Precision = "fp32",
+    provenance: WeightsProvenance,
 ) -> None:
-    """SavedModel with both signatures plus the warmup requests, into ``directory``."""
-    module = InceptionV1Serving(weights, folded=folded, precision=precision)
-    tf.saved_model.save(
-        module,
-        str(directory),
-        signatures={
-            SERVING_SIGNATURE: module.predict_images.get_concrete_function(),
-            PIXELS_SIGNATURE: module.predict_pixels.get_concrete_function(),
-        },
-    )
+    """SavedModel with every signature plus the warmup requests, into ``directory``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        module = InceptionV1Serving(
+            weights,
+            folded=folded,
+            precision=precision,
+            labels_path=write_labels(Path(scratch) / LABELS_ASSET),
+            weights_description=provenance.describe(),
+        )
+        tf.saved_model.save(
+            module,
+            str(directory),
+            signatures={
+                SERVING_SIGNATURE: module.predict_images.get_concrete_function(),
+                PIXELS_SIGNATURE: module.predict_pixels.get_concrete_function(),
+                FEATURES_SIGNATURE: module.predict_features.get_concrete_function(),
+                IMAGENET_SIGNATURE: module.classify_imagenet.get_concrete_function(),
+            },
+        )
     write_warmup_requests(
         directory / "assets.extra", signature_name=SERVING_SIGNATURE, input_key=IMAGES_INPUT
     )

@@ -39,6 +39,7 @@ class SlimReference:
     variable_shapes: dict[str, tuple[int, ...]]
     pixels: np.ndarray  # TF1-op preprocessing of the photos, [N, 224, 224, 3]
     logits: np.ndarray  # TF-Slim's logits for ``pixels``, [N, 1001]
+    prelogits: np.ndarray  # its ``AvgPool_0a_7x7`` endpoint for ``pixels``, [N, 1, 1, 1024]
 
 
 def build_slim_reference(photos: Sequence[bytes], out_dir: Path, seed: int = 1) -> SlimReference:
@@ -52,6 +53,7 @@ def build_slim_reference(photos: Sequence[bytes], out_dir: Path, seed: int = 1) 
         pixels_in = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3])
         with slim.arg_scope(inception_v1.inception_v1_arg_scope()):
             logits, _ = inception_v1.inception_v1(pixels_in, num_classes=1001, is_training=False)
+        avg_pool = _avg_pool_endpoint(graph)
         variables = tf.compat.v1.global_variables()
         v1_saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V1)
         v2_saver = tf.compat.v1.train.Saver(write_version=tf.compat.v1.train.SaverDef.V2)
@@ -67,14 +69,31 @@ def build_slim_reference(photos: Sequence[bytes], out_dir: Path, seed: int = 1) 
             v1_saver.save(session, str(v1_path), write_meta_graph=False, write_state=False)
             v2_saver.save(session, str(v2_path), write_meta_graph=False, write_state=False)
             pixels = np.stack([session.run(preprocessed, {encoded: photo}) for photo in photos])
-            reference_logits = session.run(logits, {pixels_in: pixels})
+            reference_logits, reference_prelogits = session.run(
+                [logits, avg_pool], {pixels_in: pixels}
+            )
     return SlimReference(
         checkpoint_v1=v1_path,
         checkpoint_v2=v2_path,
         variable_shapes={v.op.name: tuple(v.shape.as_list()) for v in variables},
         pixels=pixels,
         logits=reference_logits,
+        prelogits=reference_prelogits,
     )
+
+
+def _avg_pool_endpoint(graph: tf.Graph) -> tf.Tensor:
+    """The ``AvgPool_0a_7x7`` endpoint of the models-repo TF-Slim: tf-slim 1.1.0 builds the
+    same 7x7 average pool but scopes it ``Logits/MaxPool_0a_7x7`` and leaves it out of
+    ``end_points``, so it is found as the one AvgPool op under ``InceptionV1/Logits``."""
+    pools = [
+        op
+        for op in graph.get_operations()
+        if op.type == "AvgPool" and op.name.startswith("InceptionV1/Logits/")
+    ]
+    assert len(pools) == 1, [op.name for op in pools]
+    output: tf.Tensor = pools[0].outputs[0]
+    return output
 
 
 def tf1_preprocessing(encoded: tf.Tensor) -> tf.Tensor:

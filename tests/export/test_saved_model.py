@@ -17,7 +17,7 @@ from PIL import Image
 from tensorflow_serving.apis import prediction_log_pb2
 
 from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS
-from inception_svm_export.saved_model import next_version
+from inception_svm_export.saved_model import IMAGENET_TOP_K, next_version
 from inception_svm_export.warmup import WARMUP_FILE
 
 
@@ -74,6 +74,19 @@ def test_saved_model_cli_shows_the_serving_contract(version_dir: Path) -> None:
         )
         assert "Method name is: tensorflow/serving/predict" in signature
         assert signature.count("inputs[") == 1 and signature.count("outputs[") == 1
+    # Issue 19: the top-k and pre-logits signatures beside the unchanged contract.
+    imagenet = shown.split("signature_def['classify_imagenet']:")[1].split("signature_def[")[0]
+    features = shown.split("signature_def['features']:")[1].split("signature_def[")[0]
+    for signature, output, dtype, shape in [
+        (imagenet, "classes", "DT_INT32", f"(-1, {IMAGENET_TOP_K})"),
+        (imagenet, "class_names", "DT_STRING", f"(-1, {IMAGENET_TOP_K})"),
+        (imagenet, "probabilities", "DT_FLOAT", f"(-1, {IMAGENET_TOP_K})"),
+        (imagenet, "checkpoint", "DT_STRING", "(-1)"),
+        (features, "prelogits", "DT_FLOAT", "(-1, 1024)"),
+        (features, "logits", "DT_FLOAT", "(-1, 1001)"),
+    ]:
+        spec = f"outputs['{output}'] tensor_info:\n        dtype: {dtype}\n        shape: {shape}\n"
+        assert spec in signature
 
 
 def test_warmup_requests_replay_against_the_model(version_dir: Path, model: tf.Module) -> None:

@@ -56,10 +56,12 @@ def folded_from_v2(slim: SlimReference, tmp_path_factory: pytest.TempPathFactory
 _loaded: dict[Path, tf.Module] = {}
 
 
-def _logits(version_dir: Path, signature: str, **inputs: tf.Tensor) -> np.ndarray:
+def _logits(
+    version_dir: Path, signature: str, output: str = "logits", **inputs: tf.Tensor
+) -> np.ndarray:
     if version_dir not in _loaded:  # loading costs seconds; each model is loaded once
         _loaded[version_dir] = tf.saved_model.load(str(version_dir))
-    return _loaded[version_dir].signatures[signature](**inputs)["logits"].numpy()
+    return _loaded[version_dir].signatures[signature](**inputs)[output].numpy()
 
 
 def test_slim_graph_declares_exactly_the_official_variables(slim: SlimReference) -> None:
@@ -99,3 +101,18 @@ def test_folding_batchnorm_changes_logits_only_by_rounding(
     folded = _logits(folded_from_v2, "predict_pixels", pixels=pixels)
     relative = np.abs(folded - unfolded).max() / np.abs(unfolded).max()
     assert relative < 1e-5
+
+
+@pytest.mark.parametrize("export_fixture", ["unfolded_from_v1", "folded_from_v2"])
+def test_prelogits_equal_slims_avgpool_endpoint(
+    export_fixture: str,
+    slim: SlimReference,
+    photos: list[bytes],
+    request: pytest.FixtureRequest,
+) -> None:
+    version_dir: Path = request.getfixturevalue(export_fixture)
+    ours = _logits(version_dir, "features", "prelogits", images=tf.constant(photos))
+    theirs = slim.prelogits.reshape(len(photos), 1024)  # SpatialSqueeze of [N, 1, 1, 1024]
+    assert slim.prelogits.shape == (len(photos), 1, 1, 1024)
+    assert np.abs(ours - theirs).max() <= LOGITS_TOLERANCE * max(1.0, np.abs(theirs).max())
+    assert np.abs(theirs[0] - theirs[1]).max() > 100 * LOGITS_TOLERANCE  # not vacuous

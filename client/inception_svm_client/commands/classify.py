@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
 from inception_svm_client.records import FORMATS, ClassifyRecord, RecordWriter
 from inception_svm_client.report import render_report
-from inception_svm_client.svm import SvmClassifier, TrainingReport
+from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ class ClassifyConfig:
     max_image_bytes: int
     channel: ChannelConfig
     featurizer: FeaturizerConfig
+    features: str | None = None  # --features: must match the SVM's when given
+    signature_given: bool = False  # --signature: else the SVM's recorded signature
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClassifyConfig:
@@ -54,7 +57,27 @@ class ClassifyConfig:
             max_image_bytes=options.max_image_bytes(args),
             channel=options.channel_config(args),
             featurizer=options.featurizer_config(args),
+            features=args.features,
+            signature_given=args.signature is not None,
         )
+
+    def featurizer_for(self, svm: SvmMetadata) -> FeaturizerConfig:
+        """Request the output the SVM was trained on, from its signature; refuse a
+        --features that contradicts the SVM's metadata."""
+        if self.features is not None and self.features != svm.features:
+            raise ClientError(
+                "INVALID_CONFIG",
+                f"the SVM was trained on {svm.features} features, not {self.features}: "
+                f"retrain with --features {self.features} or drop --features",
+            )
+        spec = self.featurizer.signature
+        signature_name = spec.signature_name if self.signature_given else None
+        spec = dataclasses.replace(
+            spec,
+            signature_name=signature_name or svm.featurizer.signature_name,
+            output_name=svm.features,
+        )
+        return dataclasses.replace(self.featurizer, signature=spec)
 
 
 def _load_training_report(path: Path | None) -> TrainingReport | None:
@@ -72,6 +95,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
     """Stream one record per input to stdout; returns the exit code."""
     try:
         classifier = SvmClassifier.load(config.svm_path, config.svm_sha256)
+        featurizer_config = config.featurizer_for(classifier.metadata)
         training = _load_training_report(config.training_report_path)
     except ClientError as error:
         _log.error("%s", error.details)
@@ -84,7 +108,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
             contextlib.closing(RecordWriter(stdout, config.output_format)) as writer,
             Featurizer.connect(
                 config.channel,
-                config.featurizer,
+                featurizer_config,
                 expected_feature_dim=classifier.metadata.feature_dim,
             ) as featurizer,
         ):
@@ -134,6 +158,7 @@ class ClassifyCommand:
             "--training-report", type=Path, help="training JSON from `train` for --report"
         )
         parser.add_argument("--report-notice", help="a warning shown at the top of --report")
+        options.add_features_argument(parser, default=None)
         options.add_server_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:

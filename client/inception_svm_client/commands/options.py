@@ -7,7 +7,9 @@ import argparse
 from pathlib import Path
 
 from inception_svm_client.config import (
+    DEFAULT_FEATURES,
     DEFAULT_MAX_IMAGE_BYTES,
+    FEATURE_SIGNATURES,
     MIB,
     ChannelConfig,
     FeaturizerConfig,
@@ -33,7 +35,12 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
         help="TF Serving gRPC address (dns:///host:port, round robin over all addresses)",
     )
     server.add_argument("--model-name", default=SignatureSpec.model_name)
-    server.add_argument("--signature", default=SignatureSpec.signature_name)
+    server.add_argument(
+        "--signature",
+        default=None,
+        help="signature to call (default: the one serving the features, serving_default "
+        "for logits)",
+    )
     server.add_argument("--model-version", type=int, default=None)
     server.add_argument("--model-version-label", default=None)
     server.add_argument("--tls-ca", type=Path, help="PEM root certificate: enables TLS")
@@ -76,18 +83,34 @@ def channel_config(args: argparse.Namespace) -> ChannelConfig:
     return ChannelConfig(target=args.server, tls=tls)
 
 
-def signature_spec(args: argparse.Namespace) -> SignatureSpec:
-    return SignatureSpec(
-        model_name=args.model_name,
-        signature_name=args.signature,
-        version=args.model_version,
-        version_label=args.model_version_label,
+def add_features_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """``--features``: which layer the SVM works on (train, classify)."""
+    parser.add_argument(
+        "--features",
+        choices=sorted(FEATURE_SIGNATURES),
+        default=default,
+        help="logits (1001-d, serving_default) or prelogits (1024-d average pool, signature "
+        "'features')"
+        + (f"; default {default}" if default else "; default: what the SVM was trained on"),
     )
 
 
-def featurizer_config(args: argparse.Namespace) -> FeaturizerConfig:
+def signature_spec(args: argparse.Namespace, features: str = DEFAULT_FEATURES) -> SignatureSpec:
+    """``features`` names the output to request and, without --signature, the signature."""
+    return SignatureSpec(
+        model_name=args.model_name,
+        signature_name=args.signature or FEATURE_SIGNATURES[features],
+        version=args.model_version,
+        version_label=args.model_version_label,
+        output_name=features,
+    )
+
+
+def featurizer_config(
+    args: argparse.Namespace, features: str = DEFAULT_FEATURES
+) -> FeaturizerConfig:
     return FeaturizerConfig(
-        signature=signature_spec(args),
+        signature=signature_spec(args, features),
         batch_size=args.batch_size,
         batch_timeout_ms=args.batch_timeout_ms,
         max_in_flight=args.max_in_flight,

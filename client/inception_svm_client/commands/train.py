@@ -17,7 +17,7 @@ from inception_svm_client.commands import (
     options,
     server_error_message,
 )
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
 from inception_svm_client.training import (
@@ -54,7 +54,7 @@ class TrainConfig:
             c=args.c,
             max_image_bytes=options.max_image_bytes(args),
             channel=options.channel_config(args),
-            featurizer=options.featurizer_config(args),
+            featurizer=options.featurizer_config(args, args.features),
             show_progress=not args.no_progress,
         )
 
@@ -111,6 +111,7 @@ def train(config: TrainConfig) -> int:
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_bytes(trained.onnx_bytes)
     config.training_report.write_text(trained.report.to_json() + "\n")
+    print(f"features: {trained.metadata.features} ({trained.metadata.feature_dim}-d)")
     print(describe_report(trained.report))
     _log.info("wrote %s and %s", config.output, config.training_report)
     return EXIT_OK
@@ -131,6 +132,7 @@ class TrainCommand:
         )
         parser.add_argument("-C", dest="c", type=float, default=1.0, help="SVM regularisation")
         parser.add_argument("--no-progress", action="store_true")
+        options.add_features_argument(parser, default=DEFAULT_FEATURES)
         options.add_server_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:

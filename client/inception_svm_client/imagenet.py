@@ -1,0 +1,139 @@
+"""ImageNet top-k through the ``classify_imagenet`` signature: the original demo's first
+check (does the network see a cat in the cat photo?) before its classifier is stripped off.
+
+``ImagenetClient`` is a ``Featurizer`` whose rows are top-k answers instead of feature
+vectors, so it gets batching, retries and bisection of bad images for free; only the
+response decoding differs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from inception_svm_client import wire
+from inception_svm_client.config import FeaturizerConfig
+from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.featurizer import Featurizer
+
+IMAGENET_SIGNATURE = "classify_imagenet"
+PROBABILITIES = "probabilities"  # float [-1, K], descending softmax probabilities
+CLASSES = "classes"  # int32 [-1, K], indices into the 1001 classes (0 = background)
+CLASS_NAMES = "class_names"  # string [-1, K]
+CHECKPOINT = "checkpoint"  # string [-1]: which weights answered (official or not)
+DEFAULT_TOP_K = 5
+_EXPECTED_OUTPUTS = {
+    PROBABILITIES: wire.DT_FLOAT,
+    CLASSES: wire.DT_INT32,
+    CLASS_NAMES: wire.DT_STRING,
+    CHECKPOINT: wire.DT_STRING,
+}
+
+
+@dataclass(frozen=True)
+class TopClass:
+    index: int
+    name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class ImagenetRecord:
+    """The top classes of one input, or why it has none."""
+
+    path: str
+    classes: tuple[TopClass, ...] = ()
+    checkpoint: str | None = None
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        if self.error is not None:
+            return {"path": self.path, "error": self.error}
+        return {
+            "path": self.path,
+            "top": [
+                {"index": c.index, "name": c.name, "probability": float(f"{c.probability:.6g}")}
+                for c in self.classes
+            ],
+            "checkpoint": self.checkpoint,
+        }
+
+
+def imagenet_config(config: FeaturizerConfig, signature_name: str | None) -> FeaturizerConfig:
+    """``config`` pointed at the top-k signature, asking for exactly its four outputs."""
+    spec = dataclasses.replace(
+        config.signature,
+        signature_name=signature_name or IMAGENET_SIGNATURE,
+        output_name=PROBABILITIES,
+        extra_outputs=(CLASSES, CLASS_NAMES, CHECKPOINT),
+    )
+    return dataclasses.replace(config, signature=spec)
+
+
+class ImagenetClient(Featurizer):
+    """``featurize`` yields rows of a structured array: classes, names, probabilities,
+    checkpoint; ``to_record`` turns one into an ``ImagenetRecord``."""
+
+    def max_top_k(self) -> int:
+        """K of the served signature, after checking it has every top-k output."""
+        signature = self.signature()
+        for name, dtype in _EXPECTED_OUTPUTS.items():
+            spec = signature.outputs.get(name)
+            if spec is None or spec.dtype != dtype:
+                found = "missing" if spec is None else spec.describe()
+                raise SignatureMismatchError(
+                    f"signature {signature.signature_name!r} output {name!r} is {found}, "
+                    f"expected {wire.dtype_name(dtype)} (export the model again)"
+                )
+        shape = signature.outputs[PROBABILITIES].shape
+        return shape[1] if shape is not None and len(shape) == 2 and shape[1] > 0 else 0
+
+    def decode_features(self, data: bytes, batch_size: int) -> np.ndarray:
+        outputs = wire.decode_outputs(data, list(_EXPECTED_OUTPUTS), batch_size)
+        probabilities = outputs[PROBABILITIES]
+        k = probabilities.shape[1] if probabilities.ndim == 2 else -1
+        expected: dict[str, tuple[int, ...]] = {
+            PROBABILITIES: (batch_size, k),
+            CLASSES: (batch_size, k),
+        }
+        expected |= {CLASS_NAMES: (batch_size, k), CHECKPOINT: (batch_size,)}
+        for name, shape in expected.items():
+            if outputs[name].shape != shape:
+                raise wire.WireError(f"{name!r} has shape {list(outputs[name].shape)}")
+        rows = np.empty(
+            batch_size,
+            dtype=[
+                (CLASSES, np.int64, (k,)),
+                (CLASS_NAMES, object, (k,)),
+                (PROBABILITIES, np.float64, (k,)),
+                (CHECKPOINT, object),
+            ],
+        )
+        for name in _EXPECTED_OUTPUTS:
+            rows[name] = outputs[name]
+        return rows
+
+
+def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:
+    """One decoded row (see ``ImagenetClient.decode_features``), cut to ``top_k``."""
+    classes = tuple(
+        TopClass(int(index), _text(name), float(probability))
+        for index, name, probability in zip(
+            row[CLASSES][:top_k], row[CLASS_NAMES][:top_k], row[PROBABILITIES][:top_k], strict=True
+        )
+    )
+    return ImagenetRecord(path, classes, _text(row[CHECKPOINT]))
+
+
+def check_top_k(top_k: int, available: int) -> None:
+    if not 1 <= top_k <= available:
+        raise ClientError(
+            "INVALID_CONFIG", f"--top must be between 1 and {available} (what the model returns)"
+        )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
