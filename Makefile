@@ -19,17 +19,25 @@ REST_PORT ?= 8501
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test lint typecheck pytest serve demo bench protos k8s-validate clean
+# Headless Chromium, for the tests that open the HTML reports (tests/browser.py): Debian's
+# package, installed once per machine (root), a no-op when it is already on PATH.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
+
+.PHONY: install browser test lint typecheck pytest serve demo bench protos k8s-validate clean
 
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train]' -e '.[dev]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train,report]' -e '.[dev]'
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS)
 	touch $@
 
-test: install lint typecheck pytest
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
+
+test: install browser lint typecheck pytest
 
 lint: install
 	$(VENV)/bin/ruff check export serving client tests
