@@ -210,3 +210,29 @@ def test_bad_flags_exit_2_with_a_message(
 ) -> None:
     assert COMMAND.run(parse(argv)) == EXIT_USAGE
     assert message in capsys.readouterr().err
+
+
+def test_unreadable_metrics_url_exits_2_before_the_run(
+    server: ServerHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = f"http://127.0.0.1:{free_port()}"
+    argv = ["--server", server.grpc_target, "--concurrency-range", "1:2", "--metrics-url", metrics]
+    code, report = run_json(tmp_path, argv)
+    assert code == EXIT_USAGE
+    assert report == {}
+    assert "METRICS_UNAVAILABLE" in capsys.readouterr().err
+
+
+def test_rate_sweep_gives_one_open_loop_row_per_rate(server: ServerHandle, tmp_path: Path) -> None:
+    output = tmp_path / "rates.json"
+    argv = ["--server", server.grpc_target, "--rate-range", "4:8:4", "--window", "0.5"]
+    argv += ["--max-windows", "3", "--output", str(output)]
+    assert main(["loadtest", *argv]) == EXIT_OK
+    report = json.loads(output.read_text())
+    assert report["settings"]["sweep"]["kind"] == "rate"
+    rows = report["rows"]
+    assert [row["rate"] for row in rows] == [4.0, 8.0]
+    for row in rows:
+        assert row["concurrency"] is None and row["windows"] == 3
+        sends = row["open_loop"]
+        assert sends["scheduled"] >= row["requests"]["measured"] > 0

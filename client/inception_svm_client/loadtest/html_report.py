@@ -44,7 +44,11 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
         "template": "plotly_white",
         "height": 420,
         "margin": {"l": 60, "r": 20, "t": 50, "b": 50},
-        "xaxis": {"title": {"text": x_title}, "type": "log" if log_x else "linear"},
+        "xaxis": {
+            "title": {"text": x_title},
+            "type": "log" if log_x else "linear",
+            "tickvals": levels,  # ticks at the measured levels, not at every decade digit
+        },
         "legend": {"orientation": "h", "y": -0.2},
     }
 

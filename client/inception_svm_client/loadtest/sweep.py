@@ -222,6 +222,7 @@ def run_sweep(plan: LoadTestPlan, say: Say) -> PlanResult:
     steps: list[StepResult] = []
     interrupted = False
     with open_channels(plan.base) as channels:
+        reader.read()  # an unreadable metrics endpoint fails here, before any load
         for index, level in enumerate(plan.levels):
             config = plan.step_config(level)
             try:
