@@ -129,6 +129,8 @@ def served_rows(served: Served, inprocess_fp32: dict[int, float]) -> list[BenchR
         assert summary.latency is not None
         ratio = summary.images_per_s / reference
         note = f"client used {summary.client_cpu_cores:.2f} cores"
+        if name == "batching on":
+            note += "; the sweep's 64-caller step"
         rows.append(BenchRow("3 64 callers", name, summary.images_per_s, "images/s", note=note))
         rows.append(BenchRow("3 64 callers", f"{name} p99", summary.latency.p99 * 1e3, "ms"))
         target, passed = (None, None)

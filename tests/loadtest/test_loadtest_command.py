@@ -116,10 +116,12 @@ def test_duration_is_kept_within_one_request_latency(server: ServerHandle, tmp_p
     elapsed = time.monotonic() - started
     assert code == EXIT_OK
     slowest_s = report["latency_ms"]["max"] / 1000.0
-    # warm-up + duration + the last request admitted before the end; 1 s covers start-up
-    # (image loading, connecting, the metadata preflight) on a busy machine.
-    assert elapsed <= 0.3 + 1.5 + slowest_s + 1.0
+    # The measured window: from the first send after the warm-up to the last answer, i.e.
+    # the duration plus the last request admitted before its end.
     assert report["window_s"] <= 1.5 + slowest_s
+    # The whole command: warm-up + that; 3 s cover start-up (image loading, connecting, the
+    # metadata preflight) and the report on a busy machine.
+    assert elapsed <= 0.3 + 1.5 + slowest_s + 3.0
 
 
 def server_connections(server: ServerHandle) -> set[int]:
