@@ -89,20 +89,19 @@ def concurrency_sweep(
     metrics beside the client's; returns its report (the dict the CLI writes as JSON).
     Raises when a step had errors: a failing server's figures are not a benchmark."""
     prime(server.grpc_target, images, batch_size=1, concurrency=8)
+    windows = WindowPolicy(
+        window_s=settings.window_s, tolerance=settings.tolerance, max_windows=settings.max_windows
+    )
     plan = LoadTestPlan(
         base=LoadTestConfig(
             channel=ChannelConfig(target=server.grpc_target),
             images=tuple(images),
-            duration_s=settings.window_s,
+            duration_s=windows.step_bound_s,  # each step replaces it (step_config)
             warmup_s=settings.warmup_s,
             deadline_s=60.0,
         ),
         levels=LevelRange.parse(settings.concurrency_range).levels(),
-        windows=WindowPolicy(
-            window_s=settings.window_s,
-            tolerance=settings.tolerance,
-            max_windows=settings.max_windows,
-        ),
+        windows=windows,
         metrics_url=server.rest_url,
     )
     result = run_sweep(plan, lambda line: print(f"  {line}", file=sys.stderr, flush=True))

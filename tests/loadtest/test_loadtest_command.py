@@ -205,6 +205,11 @@ def test_dead_port_exits_2(tmp_path: Path) -> None:
         (["--server", "x:1", "--concurrency-range", "4:1"], "START <= END"),
         (["--server", "x:1", "--rate-range", "1:8:x1"], "must exceed 1"),
         (["--server", "x:1", "--requests", "1", "--max-error-rate", "2"], "--max-error-rate"),
+        (["--server", "x:1", "--requests", "1", "--concurrency", "0"], "--concurrency"),
+        (
+            ["--server", "x:1", "--requests", "1", "--rate", "1", "--max-outstanding", "0"],
+            "--max-o",
+        ),
     ],
 )
 def test_bad_flags_exit_2_with_a_message(

@@ -109,9 +109,16 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
     refuse_conflicts(args)
     levels = sweep_levels(args)
     rate = args.rate if args.rate_range is None else levels[0]
-    concurrency = args.concurrency or DEFAULT_CONCURRENCY
+    concurrency = args.concurrency if args.concurrency is not None else DEFAULT_CONCURRENCY
     if args.concurrency_range is not None:
         concurrency = int(levels[0])
+    windows = WindowPolicy(
+        window_s=args.window if args.window is not None else _WINDOW_DEFAULTS.window_s,
+        tolerance=args.stability if args.stability is not None else _WINDOW_DEFAULTS.tolerance,
+        max_windows=(
+            args.max_windows if args.max_windows is not None else _WINDOW_DEFAULTS.max_windows
+        ),
+    )
     base = LoadTestConfig(
         channel=options.channel_config(args),
         images=load_images(args.images),
@@ -120,20 +127,14 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
         concurrency=concurrency,
         connections=args.connections,
         rate=rate,
-        max_outstanding=args.max_outstanding or DEFAULT_MAX_OUTSTANDING,
+        max_outstanding=(
+            args.max_outstanding if args.max_outstanding is not None else DEFAULT_MAX_OUTSTANDING
+        ),
         requests=args.requests,
-        # A sweep bounds each step itself (see LoadTestPlan.step_config).
-        duration_s=args.duration if not levels else _WINDOW_DEFAULTS.window_s,
+        duration_s=args.duration if not levels else windows.step_bound_s,
         warmup_s=args.warmup,
         deadline_s=args.deadline,
         check_responses=not args.no_check,
-    )
-    windows = WindowPolicy(
-        window_s=args.window if args.window is not None else _WINDOW_DEFAULTS.window_s,
-        tolerance=args.stability if args.stability is not None else _WINDOW_DEFAULTS.tolerance,
-        max_windows=(
-            args.max_windows if args.max_windows is not None else _WINDOW_DEFAULTS.max_windows
-        ),
     )
     outputs = Outputs(json=args.output, csv=args.csv, html=args.html)
     if outputs.html is not None and not plotly_available():

@@ -142,6 +142,12 @@ class WindowPolicy:
                 f"--max-windows must be at least {self.stable_windows}, got {self.max_windows}"
             )
 
+    @property
+    def step_bound_s(self) -> float:
+        """The longest a step's load can run: one window more than ``max_windows``, so the
+        load never ends inside the last window."""
+        return self.window_s * (self.max_windows + 1)
+
 
 @dataclass(frozen=True)
 class Gates:
@@ -193,9 +199,8 @@ class LoadTestPlan:
         return "rate" if self.base.open_loop else "concurrency"
 
     def step_config(self, level: float) -> LoadTestConfig:
-        """The config of one sweep step, bounded by its longest possible measurement (one
-        window more than ``max_windows``, so the load never ends inside the last window)."""
-        bound_s = self.windows.window_s * (self.windows.max_windows + 1)
+        """The config of one sweep step, bounded by its longest possible measurement."""
+        bound_s = self.windows.step_bound_s
         if self.base.open_loop:
             return replace(self.base, rate=level, requests=None, duration_s=bound_s)
         return replace(self.base, concurrency=int(level), requests=None, duration_s=bound_s)

@@ -49,11 +49,6 @@ class StepResult:
     stable: bool | None
     gate_failures: tuple[str, ...]
 
-    @property
-    def level(self) -> float:
-        rate = self.config.rate
-        return rate if rate is not None else float(self.config.concurrency)
-
 
 @dataclass(frozen=True)
 class PlanResult:
