@@ -243,3 +243,14 @@ def test_rate_sweep_gives_one_open_loop_row_per_rate(server: ServerHandle, tmp_p
         assert row["concurrency"] is None and row["windows"] == 3
         sends = row["open_loop"]
         assert sends["scheduled"] >= row["requests"]["measured"] > 0
+
+
+def test_sweep_stops_at_the_first_step_over_the_slo(server: ServerHandle, tmp_path: Path) -> None:
+    output = tmp_path / "sweep.json"
+    argv = ["--server", server.grpc_target, "--concurrency-range", "1:4:x2", "--window", "0.5"]
+    argv += ["--max-windows", "3", "--slo-p99", "0.001", "--output", str(output)]
+    assert main(["loadtest", *argv]) == EXIT_PARTIAL
+    report = json.loads(output.read_text())
+    assert report["passed"] is False
+    assert [row["concurrency"] for row in report["rows"]] == [1]
+    assert report["skipped_levels"] == [2.0, 4.0]
