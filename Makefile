@@ -19,10 +19,11 @@ REST_PORT ?= 8501
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-# Headless Chromium for the report check (tests/browser.py); tests skip without it.
-BROWSER ?= chromium
+# Headless Chromium, for the tests that open the HTML reports (tests/browser.py): Debian's
+# package, installed once per machine (root), a no-op when it is already on PATH.
+BROWSER_PACKAGES := chromium fonts-dejavu-core
 
-.PHONY: install install-browser client-size test lint typecheck pytest serve demo bench protos k8s-validate clean
+.PHONY: install browser client-size test lint typecheck pytest serve demo bench protos k8s-validate clean
 
 install: $(VENV)/.installed
 
@@ -32,11 +33,11 @@ $(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS)
 	touch $@
 
-test: install lint typecheck pytest
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); }
 
-install-browser:
-	command -v $(BROWSER) >/dev/null || { apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+test: install browser lint typecheck pytest
 
 # What `pip install ./client` costs a user: a throwaway virtualenv, its size printed.
 CLIENT_SIZE_VENV := build/client-size

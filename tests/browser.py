@@ -1,8 +1,9 @@
-"""Headless Chromium for tests that must see a page as a user's browser does.
+"""Headless Chromium for tests that must see an HTML page the way a user's browser does.
 
-One helper for every page check: the DOM after scripts ran (``--dump-dom``) and a
-screenshot (``--screenshot``). ``make install-browser`` installs Debian's ``chromium``
-when it is missing (CI runs it); without it these tests skip and say how to get it.
+One place for the command line (sandbox off as root, a throw-away profile so parallel runs
+never share one, virtual time so scripts finish before the DOM is read). Chromium comes
+from Debian's ``chromium`` package: ``make browser`` installs it and ``make test`` depends
+on it, so a missing browser is a failure with that instruction, never a skip.
 """
 
 from __future__ import annotations
@@ -18,32 +19,19 @@ from pathlib import Path
 import pytest
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Virtual milliseconds Chromium lets scripts run before it dumps or shoots the page.
+SCRIPT_BUDGET_MS = 10_000
 TIMEOUT_S = 120
-# --no-sandbox: CI and test containers run as root, where Chromium refuses its sandbox.
 _FLAGS = (
     "--headless",
-    "--no-sandbox",
+    "--no-sandbox",  # tests run as root in CI, where Chromium refuses its sandbox
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--no-first-run",
     "--hide-scrollbars",
     "--allow-file-access-from-files",
+    f"--virtual-time-budget={SCRIPT_BUDGET_MS}",
 )
-
-
-def chromium_binary() -> str | None:
-    """``CHROMIUM`` from the environment, else the first browser on PATH."""
-    configured = os.environ.get("CHROMIUM")
-    if configured:
-        return configured
-    return next((path for name in CANDIDATES if (path := shutil.which(name))), None)
-
-
-def require_chromium() -> str:
-    binary = chromium_binary()
-    if binary is None:
-        pytest.skip("no headless Chromium: run `make install-browser`")
-    return binary
 
 
 @dataclass(frozen=True)
@@ -52,32 +40,47 @@ class BrowserRun:
     wall_s: float  # process start to exit: launch, load, scripts, dump
 
 
-def _run(arguments: list[str], timeout_s: float) -> tuple[str, float]:
-    binary = require_chromium()
+def chromium() -> str:
+    """``CHROMIUM`` from the environment, else the first browser on PATH."""
+    configured = os.environ.get("CHROMIUM")
+    if configured:
+        return configured
+    for name in CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.fail("no headless Chromium on PATH: run `make browser` (Debian's chromium package)")
+
+
+def _run(page: Path, *arguments: str, timeout_s: float) -> BrowserRun:
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        command = [binary, *_FLAGS, f"--user-data-dir={profile}", *arguments]
+        command = [chromium(), *_FLAGS, f"--user-data-dir={profile}", *arguments]
         started = time.monotonic()
         result = subprocess.run(
-            command, capture_output=True, text=True, timeout=timeout_s, check=False
+            [*command, page.resolve().as_uri()],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
         wall_s = time.monotonic() - started
     if result.returncode != 0:
-        raise RuntimeError(f"chromium exited with {result.returncode}: {result.stderr[-2000:]}")
-    return result.stdout, wall_s
+        raise AssertionError(f"chromium exited {result.returncode}: {result.stderr[-2000:]}")
+    return BrowserRun(result.stdout, wall_s)
 
 
 def dump_dom(page: Path, *, timeout_s: float = TIMEOUT_S) -> BrowserRun:
     """The serialized DOM once the page loaded and its scripts ran."""
-    dom, wall_s = _run(["--dump-dom", page.resolve().as_uri()], timeout_s)
-    return BrowserRun(dom, wall_s)
+    return _run(page, "--dump-dom", timeout_s=timeout_s)
 
 
 def screenshot(
     page: Path, png: Path, *, width: int = 1280, height: int = 1600, timeout_s: float = TIMEOUT_S
 ) -> BrowserRun:
-    """A PNG of the first ``width`` x ``height`` pixels of the page."""
-    arguments = [f"--screenshot={png}", f"--window-size={width},{height}", page.resolve().as_uri()]
-    _, wall_s = _run(arguments, timeout_s)
-    if not png.exists():
-        raise RuntimeError(f"chromium wrote no screenshot at {png}")
-    return BrowserRun(str(png), wall_s)
+    """A PNG of the first ``width`` x ``height`` CSS pixels of the page."""
+    run = _run(
+        page, f"--screenshot={png.resolve()}", f"--window-size={width},{height}", timeout_s=timeout_s
+    )
+    if not png.is_file() or png.stat().st_size == 0:
+        raise AssertionError(f"chromium wrote no screenshot to {png}")
+    return BrowserRun(str(png), run.wall_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import grpc
 
@@ -56,9 +57,13 @@ def channel_credentials(tls: TlsConfig) -> grpc.ChannelCredentials:
     )
 
 
-def create_channel(config: ChannelConfig) -> grpc.Channel:
+def create_channel(
+    config: ChannelConfig, extra_options: Sequence[tuple[str, int | str]] = ()
+) -> grpc.Channel:
+    """``extra_options`` are appended to ``channel_options`` (loadtest uses it for a
+    channel-local subchannel pool, i.e. a connection of its own)."""
     target = resolve_target(config.target)
-    options = channel_options(config)
+    options = [*channel_options(config), *extra_options]
     if config.tls is None:
         return grpc.insecure_channel(target, options=options)
     return grpc.secure_channel(target, channel_credentials(config.tls), options=options)

@@ -26,6 +26,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from inception_svm_client.commands.loadtest import load_images
 from inception_svm_client.inputs import bundled_cars_dir
+from inception_svm_client.loadtest.html_report import plotly_available, render_html
+from inception_svm_client.loadtest.report import format_table as format_sweep_table
+from inception_svm_client.loadtest.report import write_atomically
 from inception_svm_client.loadtest.stats import RunSummary
 from tests.benchmarks.bench_client import measure as measure_client_cost
 from tests.benchmarks.bench_export import (
@@ -50,7 +53,12 @@ from tests.benchmarks.sections import (
     machine_rows,
     served_rows,
 )
-from tests.benchmarks.served import BATCHING_FLAGS, closed_loop
+from tests.benchmarks.served import (
+    BATCHING_FLAGS,
+    SweepSettings,
+    closed_loop,
+    concurrency_sweep,
+)
 from tests.harness import running_server
 from tests.serving_calls import rss_bytes
 
@@ -67,6 +75,7 @@ class Durations:
     served_s: float = 6.0
     callers_warmup_s: float = 3.0
     callers_s: float = 10.0
+    sweep_window_s: float = 3.0
     matmul_repeats: int = 3
 
     def scaled(self, factor: float) -> Durations:
@@ -76,6 +85,7 @@ class Durations:
             served_s=self.served_s * factor,
             callers_warmup_s=self.callers_warmup_s * factor,
             callers_s=self.callers_s * factor,
+            sweep_window_s=self.sweep_window_s * factor,
             matmul_repeats=max(2, round(self.matmul_repeats * factor)),
         )
 
@@ -112,8 +122,9 @@ def measure_inprocess(
 
 def measure_served(model_base: Path, images: Sequence[bytes], durations: Durations) -> Served:
     """Sections 2 and 3 against the stand-in: one caller per batch size, then 64 callers of
-    one image each with the server's batching off and on (a fresh server each time); the
-    first server's start time and resident memory, when it is up and after those runs."""
+    one image each with the server's batching off, then (a fresh server, batching on) the
+    concurrency sweep 1 → 64 whose last step is the 64-caller figure; the first server's
+    start time and resident memory, when it is up and after those runs."""
 
     def callers(target: str) -> RunSummary:
         return closed_loop(
@@ -143,13 +154,16 @@ def measure_served(model_base: Path, images: Sequence[bytes], durations: Duratio
         log("3. 64 callers, server batching off")
         batching_off = callers(server.grpc_target)
         rss_after_load = rss_bytes(server.process.pid)
-    log("3. 64 callers, server batching on")
+    log("3. concurrency sweep 1 -> 64 callers, server batching on")
+    settings = SweepSettings(window_s=durations.sweep_window_s)
     with running_server(model_base, extra_flags=BATCHING_FLAGS) as server:
-        batching_on = callers(server.grpc_target)
+        sweep, sweep_report = concurrency_sweep(server, images, settings)
+    print(format_sweep_table(sweep_report), file=sys.stderr)
     return Served(
         one_caller,
         batching_off,
-        batching_on,
+        sweep.steps[-1].summary,
+        sweep_report,
         cold_start_s=cold_start_s,
         rss_serving_mib=rss_serving / 2**20,
         rss_after_load_mib=rss_after_load / 2**20,
@@ -198,6 +212,7 @@ def run_benchmarks(
                 "batching_off": asdict(served.callers_batching_off),
                 "batching_on": asdict(served.callers_batching_on),
             }
+            raw["sweep_batching_on"] = served.sweep_report
             raw["server"] = {
                 "cold_start_s": served.cold_start_s,
                 "rss_serving_mib": served.rss_serving_mib,
@@ -249,6 +264,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(report, indent=2, default=str) + "\n")
     print(f"wrote {args.output}", file=sys.stderr)
+    sweep_report = raw.get("sweep_batching_on")
+    if sweep_report is not None and plotly_available():
+        page = args.output.with_name(args.output.stem + "_sweep.html")
+        write_atomically(page, render_html(sweep_report))
+        print(f"wrote {page}", file=sys.stderr)
     if served_error:
         print(served_error, file=sys.stderr)
         return 1

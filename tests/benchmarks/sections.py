@@ -7,6 +7,7 @@ target, reads in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from inception_svm_client.loadtest.stats import RunSummary
 from tests.benchmarks.bench_export import (
@@ -39,7 +40,8 @@ class InProcess:
 class Served:
     one_caller: dict[int, RunSummary]
     callers_batching_off: RunSummary
-    callers_batching_on: RunSummary
+    callers_batching_on: RunSummary  # the sweep's 64-caller step
+    sweep_report: dict[str, Any]  # loadtest's report of the 1 -> 64 sweep, batching on
     # The server of section 2 (and of section 3 with batching off):
     cold_start_s: float  # process start -> gRPC health SERVING (model loaded, warmed up)
     rss_serving_mib: float  # resident memory once SERVING
@@ -127,6 +129,8 @@ def served_rows(served: Served, inprocess_fp32: dict[int, float]) -> list[BenchR
         assert summary.latency is not None
         ratio = summary.images_per_s / reference
         note = f"client used {summary.client_cpu_cores:.2f} cores"
+        if name == "batching on":
+            note += "; the sweep's 64-caller step"
         rows.append(BenchRow("3 64 callers", name, summary.images_per_s, "images/s", note=note))
         rows.append(BenchRow("3 64 callers", f"{name} p99", summary.latency.p99 * 1e3, "ms"))
         target, passed = (None, None)
@@ -134,6 +138,21 @@ def served_rows(served: Served, inprocess_fp32: dict[int, float]) -> list[BenchR
             target, passed = at_least(ratio, BATCHING_RATIO_TARGET)
         rows.append(
             BenchRow("3 64 callers", f"{name} / in-process b32", ratio, "x", target, passed)
+        )
+    for step in served.sweep_report["rows"]:
+        server = step["server"] or {}
+        rows.append(
+            BenchRow(
+                "3 sweep (batching on)",
+                f"{step['concurrency']} callers",
+                step["throughput"]["images_per_s"],
+                "images/s",
+                note=f"p99 {step['latency_ms']['p99']:.0f} ms, server mean "
+                f"{server.get('request_latency_mean_ms') or 0:.0f} ms, queue mean "
+                f"{server.get('queue_latency_mean_ms') or 0:.0f} ms, batch "
+                f"{server.get('batch_size_mean') or 0:.1f}"
+                + ("" if step["stable"] else ", UNSTABLE"),
+            )
         )
     rows.append(
         BenchRow(

@@ -1,4 +1,5 @@
-"""Sections 2 and 3: the same model through the stand-in over gRPC, driven by the loadtest runner.
+"""Sections 2 and 3: the same model through the stand-in over gRPC, driven by the loadtest runner
+(section 3 with batching on: the concurrency sweep of ``loadtest --concurrency-range``).
 
 The runner is the one users run (``inception-svm loadtest``), so these numbers are the
 ones a user reproduces against any TF Serving, real or stand-in.
@@ -6,13 +7,23 @@ ones a user reproduces against any TF Serving, real or stand-in.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from inception_svm_client.config import ChannelConfig
-from inception_svm_client.loadtest.config import LoadTestConfig
+from inception_svm_client.loadtest.config import (
+    LevelRange,
+    LoadTestConfig,
+    LoadTestPlan,
+    WindowPolicy,
+)
+from inception_svm_client.loadtest.report import format_table, report_dict
 from inception_svm_client.loadtest.runner import run_load_test
 from inception_svm_client.loadtest.stats import RunSummary
-from tests.harness import BATCHING_PARAMETERS
+from inception_svm_client.loadtest.sweep import PlanResult, run_sweep
+from tests.harness import BATCHING_PARAMETERS, ServerHandle
 
 BATCHING_FLAGS = ("--enable_batching=true", f"--batching_parameters_file={BATCHING_PARAMETERS}")
 
@@ -58,3 +69,45 @@ def closed_loop(
             f"({summary.requests_ok} ok): fix the server before reading its numbers"
         )
     return summary
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Section 3's concurrency sweep: levels and perf_analyzer-style stability windows."""
+
+    concurrency_range: str = "1:64:x2"
+    window_s: float = 3.0
+    warmup_s: float = 1.0
+    max_windows: int = 6
+    tolerance: float = 0.15
+
+
+def concurrency_sweep(
+    server: ServerHandle, images: Sequence[bytes], settings: SweepSettings
+) -> tuple[PlanResult, dict[str, Any]]:
+    """The sweep ``inception-svm loadtest --concurrency-range`` runs, with the server's
+    metrics beside the client's; returns its report (the dict the CLI writes as JSON).
+    Raises when a step had errors: a failing server's figures are not a benchmark."""
+    prime(server.grpc_target, images, batch_size=1, concurrency=8)
+    windows = WindowPolicy(
+        window_s=settings.window_s, tolerance=settings.tolerance, max_windows=settings.max_windows
+    )
+    plan = LoadTestPlan(
+        base=LoadTestConfig(
+            channel=ChannelConfig(target=server.grpc_target),
+            images=tuple(images),
+            duration_s=windows.step_bound_s,  # each step replaces it (step_config)
+            warmup_s=settings.warmup_s,
+            deadline_s=60.0,
+        ),
+        levels=LevelRange.parse(settings.concurrency_range).levels(),
+        windows=windows,
+        metrics_url=server.rest_url,
+    )
+    result = run_sweep(plan, lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    report = report_dict(plan, result)
+    if not result.passed or result.skipped_levels:
+        raise RuntimeError(
+            f"concurrency sweep against {server.grpc_target} failed:\n" + format_table(report)
+        )
+    return result, report

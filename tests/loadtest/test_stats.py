@@ -7,13 +7,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from inception_svm_client.loadtest.config import LevelRange
 from inception_svm_client.loadtest.stats import (
     RequestOutcome,
+    RunSummary,
     SendCounters,
     percentile,
     summarize,
     summarize_latencies,
 )
+from inception_svm_client.loadtest.sweep import is_stable
 
 samples = st.lists(
     st.floats(min_value=0.0, max_value=1e4, allow_nan=False, allow_infinity=False),
@@ -89,3 +92,44 @@ def test_summary_of_a_run_with_nothing_measured() -> None:
     assert summary.requests_per_s == 0.0
     assert summary.latency is None
     assert summary.client_cpu_cores == 0.0
+
+
+def test_window_counts_requests_finished_inside_it() -> None:
+    outcomes = [
+        RequestOutcome(sent_at=0.0, latency_s=0.5, images=1),  # finishes 0.5: before
+        RequestOutcome(sent_at=0.8, latency_s=0.5, images=1),  # 1.3: inside
+        RequestOutcome(sent_at=1.5, latency_s=0.4, images=1),  # 1.9: inside
+        RequestOutcome(sent_at=1.9, latency_s=0.2, images=1),  # 2.1: after
+    ]
+    summary = summarize(outcomes, client_cpu_s=0.0, window=(1.0, 2.0))
+    assert summary.requests == 2
+    assert summary.window_s == 1.0
+    assert summary.requests_per_s == 2.0
+    assert summary.latency is not None and summary.latency.min == 0.4
+
+
+@pytest.mark.parametrize(
+    ("text", "levels"),
+    [
+        ("1:64:x2", (1, 2, 4, 8, 16, 32, 64)),
+        ("1:10:4", (1, 5, 9, 10)),  # END is always measured
+        ("2:2", (2,)),
+        ("10:30:10", (10, 20, 30)),
+    ],
+)
+def test_level_ranges(text: str, levels: tuple[float, ...]) -> None:
+    assert LevelRange.parse(text).levels() == levels
+
+
+def test_stability_needs_throughput_and_latency_to_agree() -> None:
+    def window(rate: float, mean_s: float | None) -> RunSummary:
+        ok = int(rate)
+        outcomes = [RequestOutcome(sent_at=0.0, latency_s=mean_s or 0.1, images=1)] * ok
+        if mean_s is None:
+            outcomes = [RequestOutcome(sent_at=0.0, latency_s=0.1, images=1, status="X")] * 5
+        return summarize(outcomes, client_cpu_s=0.0, window=(0.0, 1.0))
+
+    assert is_stable([window(10, 0.1), window(11, 0.105), window(10, 0.1)], 0.1)
+    assert not is_stable([window(10, 0.1), window(15, 0.1), window(10, 0.1)], 0.1)
+    assert not is_stable([window(10, 0.1), window(10, 0.2), window(10, 0.1)], 0.1)
+    assert is_stable([window(0, None)] * 3, 0.1)  # all failing: stable at zero

@@ -1,17 +1,20 @@
 """Drive Predict calls at a server in a closed or an open loop and record every outcome.
 
-Requests are encoded once before the run and sent as raw bytes on one shared channel, so
-the load generator spends its CPU on gRPC and not on protobuf; a request's latency is
-taken around the gRPC call alone. Every loop is bounded by the admission budget (request
+Requests are encoded once before the run and sent as raw bytes, so the load generator
+spends its CPU on gRPC and not on protobuf; a request's latency is taken around the gRPC
+call alone. ``--connections N`` opens N channels that share no subchannel (each its own
+TCP/HTTP/2 connection); closed-loop callers are spread over them in turn, open-loop sends
+go round robin. Every loop is bounded by the admission budget (request
 count and/or duration) and every call by its deadline, so a run always ends.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -194,16 +197,37 @@ def preflight(channel: grpc.Channel, config: LoadTestConfig) -> None:
 class LoadRunner:
     """One load test over one channel; ``run`` may be called once."""
 
-    def __init__(self, config: LoadTestConfig, channel: grpc.Channel) -> None:
+    def __init__(self, config: LoadTestConfig, channels: Sequence[grpc.Channel]) -> None:
         self.config = config
-        self._predict: Any = channel.unary_unary(PREDICT_METHOD)
+        self._predicts: list[Any] = [channel.unary_unary(PREDICT_METHOD) for channel in channels]
         self._requests = encode_requests(config.images, config.batch_size, config.signature)
         self._recorder = Recorder()
         self._admission: Admission  # made by run(): the run's clock starts there
         self._sends = SendCounters()
 
-    def run(self, on_progress: ProgressCallback | None = None) -> LoadTestResult:
+    def start_clock(self) -> None:
+        """Start the run's clock now; ``run`` starts it itself unless this came first, so a
+        sweep controller can read ``elapsed`` from before the first send."""
         self._admission = Admission(self.config, time.monotonic())
+
+    def elapsed(self) -> float:
+        return self._admission.elapsed()
+
+    def stop(self) -> None:
+        """No new request from now on; those in flight still finish and count."""
+        self._admission.stop()
+
+    def outcomes(self) -> list[RequestOutcome]:
+        return self._recorder.outcomes()
+
+    @property
+    def sends(self) -> SendCounters:
+        """The open loop's schedule counters, complete once ``run`` has returned."""
+        return self._sends
+
+    def run(self, on_progress: ProgressCallback | None = None) -> LoadTestResult:
+        if not hasattr(self, "_admission"):
+            self.start_clock()
         interrupted = False
         try:
             if self.config.open_loop:
@@ -259,6 +283,7 @@ class LoadRunner:
 
     def _caller(self, offset: int) -> None:
         admission, requests = self._admission, self._requests
+        predict = self._predicts[offset % len(self._predicts)]
         index = offset
         while (ticket := admission.admit()) is not None:
             request = requests[index % len(requests)]
@@ -267,7 +292,7 @@ class LoadRunner:
             sent_at = admission.elapsed()
             started = time.perf_counter()
             try:
-                data = self._predict(request, timeout=self.config.deadline_s)
+                data = predict(request, timeout=self.config.deadline_s)
                 status = OK_STATUS
             except grpc.RpcError as error:
                 data, status = b"", status_code(error).name
@@ -309,7 +334,7 @@ class LoadRunner:
                     late += measured
                 if measured:
                     max_lag_s = max(max_lag_s, lag_s)
-                self._send_async(request, ticket)
+                self._send_async(self._predicts[index % len(self._predicts)], request, ticket)
             while not self._recorder.wait_idle(0.2):
                 next_progress = self._maybe_progress(on_progress, next_progress)
                 if admission.elapsed() > due_s + self.config.deadline_s + DRAIN_GRACE_S:
@@ -319,11 +344,11 @@ class LoadRunner:
                 scheduled=scheduled, dropped=dropped, late=late, max_lag_s=max_lag_s
             )
 
-    def _send_async(self, request: bytes, ticket: Ticket) -> None:
+    def _send_async(self, predict: Any, request: bytes, ticket: Ticket) -> None:
         self._recorder.started()
         sent_at = self._admission.elapsed()
         started = time.perf_counter()
-        future = self._predict.future(request, timeout=self.config.deadline_s)
+        future = predict.future(request, timeout=self.config.deadline_s)
 
         def done(call: Any) -> None:
             latency_s = time.perf_counter() - started
@@ -349,13 +374,26 @@ class LoadRunner:
         return elapsed + PROGRESS_INTERVAL_S
 
 
+@contextlib.contextmanager
+def open_channels(config: LoadTestConfig) -> Iterator[list[grpc.Channel]]:
+    """``config.connections`` channels, each with its own subchannel pool: gRPC would
+    otherwise put channels with equal targets and options on one shared connection. The
+    first one is checked with ``preflight``, which raises ClientError before any load."""
+    separate = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [
+        create_channel(config.channel, extra_options=separate) for _ in range(config.connections)
+    ]
+    try:
+        preflight(channels[0], config)
+        yield channels
+    finally:
+        for channel in channels:
+            channel.close()
+
+
 def run_load_test(
     config: LoadTestConfig, on_progress: ProgressCallback | None = None
 ) -> LoadTestResult:
     """Connect, check the served signature, run; raises ClientError before the run starts."""
-    channel = create_channel(config.channel)
-    try:
-        preflight(channel, config)
-        return LoadRunner(config, channel).run(on_progress)
-    finally:
-        channel.close()
+    with open_channels(config) as channels:
+        return LoadRunner(config, channels).run(on_progress)

@@ -55,6 +55,7 @@ class LatencySummary:
 
     count: int
     mean: float
+    min: float
     p50: float
     p90: float
     p95: float
@@ -118,6 +119,7 @@ def summarize_latencies(latencies_s: Iterable[float]) -> LatencySummary | None:
     return LatencySummary(
         count=len(ordered),
         mean=math.fsum(ordered) / len(ordered),
+        min=ordered[0],
         p50=p50,
         p90=p90,
         p95=p95,
@@ -131,23 +133,28 @@ def summarize(
     *,
     client_cpu_s: float,
     sends: SendCounters | None = None,
+    window: tuple[float, float] | None = None,
 ) -> RunSummary:
     """Figures over the requests sent after the warm-up.
 
     The window runs from the first measured send to the last measured completion, so a
     slow straggler lowers throughput as it should, while warm-up requests still in flight
-    neither count nor stretch the window.
+    neither count nor stretch the window. A sweep passes its own ``window`` (start, end)
+    instead: then exactly the requests that finished inside it count, over its length,
+    which is how successive windows of one continuous load are compared.
     """
     measured: list[RequestOutcome] = []
     warmup_requests = 0
     for outcome in outcomes:
         if outcome.warmup:
             warmup_requests += 1
-        else:
+        elif window is None or window[0] <= outcome.finished_at < window[1]:
             measured.append(outcome)
     status_counts = dict(sorted(Counter(o.status for o in measured).items()))
     ok = [o for o in measured if o.status == OK_STATUS]
-    if measured:
+    if window is not None:
+        window_s = window[1] - window[0]
+    elif measured:
         window_s = max(o.finished_at for o in measured) - min(o.sent_at for o in measured)
     else:
         window_s = 0.0
