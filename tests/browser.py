@@ -79,7 +79,10 @@ def screenshot(
 ) -> BrowserRun:
     """A PNG of the first ``width`` x ``height`` CSS pixels of the page."""
     run = _run(
-        page, f"--screenshot={png.resolve()}", f"--window-size={width},{height}", timeout_s=timeout_s
+        page,
+        f"--screenshot={png.resolve()}",
+        f"--window-size={width},{height}",
+        timeout_s=timeout_s,
     )
     if not png.is_file() or png.stat().st_size == 0:
         raise AssertionError(f"chromium wrote no screenshot to {png}")
