@@ -16,13 +16,19 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from inception_svm_client.golden import ModelIdentity
 from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
+from inception_svm_export.golden import checkpoint_sha256, write_golden
 from inception_svm_export.network import InceptionV1
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
-from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS, preprocess_batch
+from inception_svm_export.preprocessing import (
+    MAX_IMAGE_PIXELS,
+    PREPROCESSING_VERSION,
+    preprocess_batch,
+)
 from inception_svm_export.warmup import write_warmup_requests
 
 SERVING_SIGNATURE = "serving_default"
@@ -116,6 +122,7 @@ def export_saved_model(
                 indent=2,
             )
         )
+        write_export_golden(staging, config, checkpoint_path, version=int(version_dir.name))
         try:
             staging.rename(version_dir)
         except OSError as error:
@@ -123,6 +130,29 @@ def export_saved_model(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return version_dir
+
+
+def write_export_golden(
+    staging: Path, config: ExportConfig, checkpoint_path: str, *, version: int
+) -> Path:
+    """The golden outputs of the SavedModel in ``staging``, inside it before the rename, so
+    they are part of the version (and of its integrity manifest)."""
+    identity = ModelIdentity(
+        model="inception_v1",
+        version=version,
+        checkpoint=config.checkpoint,
+        checkpoint_sha256=checkpoint_sha256(checkpoint_path),
+        precision=config.precision,
+        fold_batchnorm=config.fold_batchnorm,
+        preprocessing_version=PREPROCESSING_VERSION,
+    )
+    return write_golden(
+        staging,
+        identity,
+        signature_name=SERVING_SIGNATURE,
+        input_name=IMAGES_INPUT,
+        output_name=LOGITS_OUTPUT,
+    )
 
 
 def write_model(
