@@ -27,6 +27,9 @@ _TYPED_FIELDS: dict[tuple[str, int], str] = {
     ("i", 8): "int64_val",
     ("b", 1): "bool_val",
 }
+# Fixed-width fields are packed little-endian on the wire, byte for byte what tensor_content
+# holds: merging tag + length + raw bytes fills them without a Python loop per value.
+_PACKED_FIXED_FIELDS = {"float_val", "double_val"}
 
 
 def array_to_tensor(array: np.ndarray, *, as_tensor_content: bool) -> Any:
@@ -40,5 +43,19 @@ def array_to_tensor(array: np.ndarray, *, as_tensor_content: bool) -> Any:
     proto.tensor_shape.Clear()
     for size in array.shape:
         proto.tensor_shape.dim.add(size=size)
-    getattr(proto, field).extend(array.ravel().tolist())
+    if field in _PACKED_FIXED_FIELDS:
+        number = proto.DESCRIPTOR.fields_by_name[field].number
+        payload = np.ascontiguousarray(array, array.dtype.newbyteorder("<")).tobytes()
+        proto.MergeFromString(_varint(number << 3 | 2) + _varint(len(payload)) + payload)
+    else:
+        getattr(proto, field).extend(array.ravel().tolist())
     return proto
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | 0x80 if value else low)
+        if not value:
+            return bytes(out)
