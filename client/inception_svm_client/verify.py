@@ -155,23 +155,28 @@ class Verifier:
         return Check(name, bool(diff[worst] <= allowed), detail)
 
     def _svm_featurizer(self, svm: SvmClassifier) -> Check:
+        """The SVM's recorded model, signature and version must be what is served: unlike
+        ``classify`` (which only warns), another version is a failed check here."""
         name = "svm featurizer"
         info = svm.metadata.featurizer
         spec = self._featurizer.config.signature
-        trained = (
-            f"trained on {info.model_name!r} version {info.model_version} {info.signature_name!r}"
+        detail = (
+            f"trained on {info.model_name!r} version {info.model_version} "
+            f"{info.signature_name!r}, served {spec.model_name!r} version "
+            f"{self._served_version} {spec.signature_name!r}"
         )
-        served = (
-            f"served {spec.model_name!r} version {self._served_version} {spec.signature_name!r}"
-        )
-        same = (info.model_name, info.signature_name, info.model_version) == (
-            spec.model_name,
-            spec.signature_name,
-            self._served_version,
-        )
-        dim_ok = svm.metadata.feature_dim == self._golden.feature_dim
-        dims = f"; {svm.metadata.feature_dim} features, the model gives {self._golden.feature_dim}"
-        return Check(name, same and dim_ok, f"{trained}, {served}{'' if dim_ok else dims}")
+        try:
+            info.check_served(spec.model_name, spec.signature_name, self._served_version)
+        except SignatureMismatchError:
+            return Check(name, False, detail)
+        if svm.metadata.feature_dim != self._golden.feature_dim:
+            return Check(
+                name,
+                False,
+                f"{detail}; it takes {svm.metadata.feature_dim} features, "
+                f"the model gives {self._golden.feature_dim}",
+            )
+        return Check(name, info.model_version == self._served_version, detail)
 
     def _svm_decisions(self, svm: SvmClassifier) -> Check:
         name = "svm decisions"

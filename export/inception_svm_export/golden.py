@@ -10,9 +10,9 @@ Tolerances, per input, relative to the input's largest |logit| (see ``Tolerance`
 
 - fp32: 0.2 %. The same graph served elsewhere differs only by float rounding of other
   kernels or batch sizes (we measure < 1e-5 relative on the stand-in, CPU); 0.2 % leaves
-  room for other CPUs and GPU kernels while staying 3x below the 0.6 % by which a bf16
-  model moves the logits, so a bf16 (or otherwise reduced-precision) variant served in
-  place of an fp32 export fails.
+  room for other CPUs and GPU kernels while staying 2-3x below the 0.45-0.6 % by which a
+  bf16 model moves the logits, so a bf16 (or otherwise reduced-precision) variant served
+  in place of an fp32 export fails.
 - bf16: 2 %. The bf16 export moves the largest logit by 0.6 % of its value
   (``tests/export/test_bf16_precision.py``); 2 % is that with 3x headroom, still far below
   what other weights or other preprocessing give (tens of percent).
@@ -42,7 +42,7 @@ TOLERANCES: dict[str, Tolerance] = {
     "fp32": Tolerance(
         relative=0.002,
         why="fp32: rounding of other kernels/batch sizes is < 1e-5 relative on CPU; 0.2 % "
-        "allows other CPUs and GPUs and stays 3x below the 0.6 % shift of a bf16 model",
+        "allows other CPUs and GPUs and stays 2-3x below the 0.45-0.6 % shift of a bf16 model",
     ),
     "bf16": Tolerance(
         relative=0.02,
