@@ -101,3 +101,16 @@ def trained_svm(stand_in: ServerHandle, tmp_path_factory: pytest.TempPathFactory
     )
     assert code == 0
     return output
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """Options of tests/conformance: run it against any TF Serving instead of the stand-in."""
+    group = parser.getgroup("conformance", "tests/conformance against a running server")
+    group.addoption("--target", metavar="HOST:PORT", help="gRPC address of the server to test")
+    group.addoption(
+        "--rest-target", metavar="URL", help="its REST base URL, e.g. http://localhost:8501"
+    )
+    group.addoption("--target-model", default="inception_v1", help="the model name it serves")
+    group.addoption(
+        "--golden", metavar="FILE", help="the served export's inception_svm_golden.json"
+    )

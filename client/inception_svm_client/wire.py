@@ -258,3 +258,32 @@ def decode_metadata_response(data: bytes, signature_name: str) -> Signature:
         inputs={name: _tensor_spec(info) for name, info in signature_def.inputs.items()},
         outputs={name: _tensor_spec(info) for name, info in signature_def.outputs.items()},
     )
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """One entry of a GetModelStatus reply: version, state name, error message if any."""
+
+    version: int
+    state: str  # ModelVersionStatus.State name: AVAILABLE, LOADING, END, ...
+    error_message: str
+
+
+def encode_status_request(spec: SignatureSpec) -> bytes:
+    fields = model_spec_fields(spec)
+    fields.pop("signature_name")  # status is per model (and version), not per signature
+    data: bytes = messages.GetModelStatusRequest(model_spec=fields).SerializeToString()
+    return data
+
+
+def decode_status_response(data: bytes) -> list[VersionStatus]:
+    response = _parse(messages.GetModelStatusResponse, data)
+    states = messages.MODEL_VERSION_STATE.values_by_number
+    return [
+        VersionStatus(
+            version=int(entry.version),
+            state=states[entry.state].name if entry.state in states else str(entry.state),
+            error_message=entry.status.error_message,
+        )
+        for entry in response.model_version_status
+    ]

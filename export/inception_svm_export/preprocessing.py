@@ -17,6 +17,9 @@ from inception_svm_export.architecture import IMAGE_SIZE
 # RGB image this size (~200 MB) still fits comfortably in a serving container.
 MAX_IMAGE_PIXELS = 8192 * 8192
 CENTRAL_FRACTION = 0.875
+# Recorded in the golden outputs: change it whenever the steps below change what a given
+# image becomes, so that a server running older preprocessing is told apart.
+PREPROCESSING_VERSION = "decode-rgb/middle-square/slim-eval-0.875/resize-bilinear-tf1-224/v1"
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -16,14 +16,20 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from inception_svm_client.golden import ModelIdentity
 from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES, PRELOGITS_DIM
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
+from inception_svm_export.golden import write_golden
 from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
 from inception_svm_export.network import InceptionV1
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
-from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS, preprocess_batch
+from inception_svm_export.preprocessing import (
+    MAX_IMAGE_PIXELS,
+    PREPROCESSING_VERSION,
+    preprocess_batch,
+)
 from inception_svm_export.provenance import WeightsProvenance, checkpoint_provenance
 from inception_svm_export.warmup import write_warmup_requests
 
@@ -194,6 +200,7 @@ def export_saved_model(
                 indent=2,
             )
         )
+        write_export_golden(staging, config, provenance, version=int(version_dir.name))
         try:
             staging.rename(version_dir)
         except OSError as error:
@@ -201,6 +208,29 @@ def export_saved_model(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return version_dir
+
+
+def write_export_golden(
+    staging: Path, config: ExportConfig, provenance: WeightsProvenance, *, version: int
+) -> Path:
+    """The golden outputs of the SavedModel in ``staging``, inside it before the rename, so
+    they are part of the version (and of its integrity manifest)."""
+    identity = ModelIdentity(
+        model="inception_v1",
+        version=version,
+        checkpoint=config.checkpoint,
+        checkpoint_sha256=provenance.sha256,
+        precision=config.precision,
+        fold_batchnorm=config.fold_batchnorm,
+        preprocessing_version=PREPROCESSING_VERSION,
+    )
+    return write_golden(
+        staging,
+        identity,
+        signature_name=SERVING_SIGNATURE,
+        input_name=IMAGES_INPUT,
+        output_name=LOGITS_OUTPUT,
+    )
 
 
 def write_model(

@@ -133,6 +133,8 @@ class ServerOptions:
     ssl: SslOptions | None = None
     max_num_load_retries: int = 5
     load_retry_interval_micros: int = 60_000_000
+    # TF Serving's default: Predict outputs in the typed fields (float_val, ...).
+    enable_serialization_as_tensor_content: bool = False
 
 
 def _read_text_proto(path: Path, message: Any, what: str, *, secret: bool = False) -> Any:

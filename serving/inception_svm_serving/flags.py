@@ -51,6 +51,11 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         ("enable_batching", False, "merge concurrent requests into batches"),
         ("enable_grpc_healthcheck_service", False, "serve grpc.health.v1.Health"),
         ("enable_model_warmup", True, "replay assets.extra/tf_serving_warmup_requests"),
+        (
+            "enable_serialization_as_tensor_content",
+            False,
+            "Predict outputs as packed tensor_content instead of float_val etc.",
+        ),
     ):
         add(f"--{name}", type=parse_bool, nargs="?", const=True, default=default, help=text)
     add("--batching_parameters_file", type=Path, help="BatchingParameters text proto")
@@ -116,4 +121,5 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         ssl=load_ssl_config(args.ssl_config_file) if args.ssl_config_file else None,
         max_num_load_retries=args.max_num_load_retries,
         load_retry_interval_micros=args.load_retry_interval_micros,
+        enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
     )

@@ -86,12 +86,20 @@ class Servable:
             scheduler.close()
 
 
-def _numeric_versions(base_path: Path) -> list[int]:
+def version_directories(base_path: Path) -> dict[int, Path]:
+    """Version number → its directory. Like TF Serving (``ParseVersionNumber`` in
+    ``file_system_storage_path_source.cc``) any integer name counts, zero-padded ones such
+    as ``00000123`` included, and the model is loaded from the directory as it is named;
+    of two names for one number (``7`` and ``007``) the last in name order wins."""
     try:
-        entries = list(base_path.iterdir())
+        entries = sorted(base_path.iterdir())
     except OSError:
-        return []
-    return [int(p.name) for p in entries if p.is_dir() and p.name.isdigit()]
+        return {}
+    return {int(p.name): p for p in entries if p.is_dir() and p.name.isdigit()}
+
+
+def _numeric_versions(base_path: Path) -> list[int]:
+    return list(version_directories(base_path))
 
 
 class ModelManager:
@@ -255,7 +263,7 @@ class ModelManager:
         )
 
     def _load_once(self, config: ModelConfig, version: int) -> tuple[Servable, float, int]:
-        path = config.base_path / str(version)
+        path = version_directories(config.base_path).get(version, config.base_path / str(version))
         try:
             model = LoadedModel(config.name, version, path)
         except BaseException:

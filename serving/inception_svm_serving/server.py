@@ -63,7 +63,9 @@ def serve(options: ServerOptions) -> int:
         options=list(options.grpc_channel_arguments),
         maximum_concurrent_rpcs=None,
     )
-    prediction, model_service = build_servicers(plane, metrics)
+    prediction, model_service = build_servicers(
+        plane, metrics, as_tensor_content=options.enable_serialization_as_tensor_content
+    )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(model_service, grpc_server)
     if options.enable_grpc_healthcheck_service:

@@ -1,7 +1,8 @@
 """gRPC PredictionService and ModelService on the official tensorflow_serving.apis stubs.
 
 Only protocol work happens here: TensorProto <-> numpy with TF's own ``make_ndarray`` /
-``make_tensor_proto`` (numeric outputs travel as ``tensor_content``, as in TF Serving), and one
+``make_tensor_proto`` (outputs in the form ``--enable_serialization_as_tensor_content`` picks,
+see ``tensor_serialization``), and one
 wrapper that turns any error into its status code and records the request metrics.
 """
 
@@ -27,6 +28,7 @@ from inception_svm_serving.data_plane import DataPlane, ModelRef
 from inception_svm_serving.errors import InvalidArgument, Unimplemented, request_failed
 from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.model_manager import VersionStatus
+from inception_svm_serving.tensor_serialization import array_to_tensor
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -57,10 +59,6 @@ def tensor_to_array(name: str, tensor: Any) -> np.ndarray:
         return np.asarray(tf.make_ndarray(tensor))
     except Exception as error:
         raise InvalidArgument(f"input '{name}': malformed TensorProto: {error}") from error
-
-
-def array_to_tensor(array: np.ndarray) -> Any:
-    return tf.make_tensor_proto(array)
 
 
 def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
@@ -98,7 +96,18 @@ def status_response(statuses: list[VersionStatus]) -> Any:
     return response
 
 
-def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]:
+def validate_metadata_fields(fields: list[str]) -> None:
+    """TF Serving's checks and messages (``get_model_metadata_impl.cc``)."""
+    if not fields:
+        raise InvalidArgument("GetModelMetadataRequest must specify at least one metadata_field")
+    for field in fields:
+        if field != "signature_def":
+            raise InvalidArgument(f"Metadata field {field} is not supported")
+
+
+def build_servicers(
+    plane: DataPlane, metrics: ServerMetrics, *, as_tensor_content: bool = False
+) -> tuple[Any, Any]:
     class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         @rpc("Predict", metrics)
         def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
@@ -110,16 +119,14 @@ def build_servicers(plane: DataPlane, metrics: ServerMetrics) -> tuple[Any, Any]
             response.model_spec.version.value = result.version
             response.model_spec.signature_name = result.signature_name
             for key, value in result.outputs.items():
-                response.outputs[key].CopyFrom(array_to_tensor(value))
+                response.outputs[key].CopyFrom(
+                    array_to_tensor(value, as_tensor_content=as_tensor_content)
+                )
             return response
 
         @rpc("GetModelMetadata", metrics)
         def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
-            unsupported = [f for f in request.metadata_field if f != "signature_def"]
-            if unsupported or not request.metadata_field:
-                raise InvalidArgument(
-                    f"metadata_field must be ['signature_def'], got {list(request.metadata_field)}"
-                )
+            validate_metadata_fields(list(request.metadata_field))
             metadata = plane.metadata(model_ref(request.model_spec))
             response = get_model_metadata_pb2.GetModelMetadataResponse()
             response.model_spec.name = metadata.model_name

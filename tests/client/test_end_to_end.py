@@ -213,7 +213,8 @@ def test_official_stub_client_talks_to_the_stand_in(
         response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
             request, timeout=60
         )
-    official = np.frombuffer(response.outputs["logits"].tensor_content, "<f4")
+    # float_val: TF Serving's default output form, the idiom of its examples
+    official = np.array(response.outputs["logits"].float_val, np.float32)
     with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
         ours = next(featurizer.featurize(path_inputs([str(photo)])))
     assert ours.features is not None

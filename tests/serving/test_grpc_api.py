@@ -45,7 +45,8 @@ def test_predict_equals_in_process_savedmodel_exactly(
     response = stub.Predict(request, timeout=TIMEOUT_S)
     served = tf.make_ndarray(response.outputs["logits"])
     expected = in_process_model.signatures["serving_default"](images=tf.constant(jpeg_images))
-    assert response.outputs["logits"].tensor_content  # numeric outputs as tensor_content
+    # TF Serving's default form: typed float_val, not tensor_content (tests/conformance)
+    assert response.outputs["logits"].float_val and not response.outputs["logits"].tensor_content
     assert served.dtype == np.float32 and served.shape == (4, 1001)
     np.testing.assert_array_equal(served, expected["logits"].numpy())
     assert response.model_spec.name == MODEL_NAME

@@ -14,6 +14,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 GET_MODEL_METADATA_METHOD = "/tensorflow.serving.PredictionService/GetModelMetadata"
+GET_MODEL_STATUS_METHOD = "/tensorflow.serving.ModelService/GetModelStatus"
 
 
 def _load_pool() -> descriptor_pool.DescriptorPool:
@@ -39,4 +40,7 @@ PredictResponse = message_class("tensorflow.serving.PredictResponse")
 GetModelMetadataRequest = message_class("tensorflow.serving.GetModelMetadataRequest")
 GetModelMetadataResponse = message_class("tensorflow.serving.GetModelMetadataResponse")
 SignatureDefMap = message_class("tensorflow.serving.SignatureDefMap")
+GetModelStatusRequest = message_class("tensorflow.serving.GetModelStatusRequest")
+GetModelStatusResponse = message_class("tensorflow.serving.GetModelStatusResponse")
+MODEL_VERSION_STATE = POOL.FindEnumTypeByName("tensorflow.serving.ModelVersionStatus.State")
 DATA_TYPE = POOL.FindEnumTypeByName("tensorflow.DataType")
