@@ -7,6 +7,14 @@ import grpc
 
 # The server answered, but not with the logits the request asked for.
 BAD_RESPONSE = "BAD_RESPONSE"
+# The response came from another model version than the one the SVM was trained on.
+MODEL_VERSION_MISMATCH = "MODEL_VERSION_MISMATCH"
+# Retries ran out of time: the input was not classified (or never sent).
+RETRY_BUDGET_EXHAUSTED = "RETRY_BUDGET_EXHAUSTED"
+# The file could not be read (missing, not a regular file, empty, over the size limit).
+UNREADABLE = "UNREADABLE"
+# What gRPC's HTTP/2 parser says when the address speaks HTTP/1.x (e.g. the REST port).
+_HTTP1_MARKERS = ("http1.x", "HTTP/1", "Http2 frame", "http2 frame")
 
 
 class ClientError(Exception):
@@ -40,6 +48,24 @@ def status_details(error: grpc.RpcError) -> str:
     return details or str(error)
 
 
+def speaks_http1(details: str) -> bool:
+    return any(marker in details for marker in _HTTP1_MARKERS)
+
+
+class WrongPortError(ClientError):
+    """The address answers HTTP/1.x: most likely TF Serving's REST port, not its gRPC one."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(
+            "WRONG_PORT",
+            f"{details} (this address speaks HTTP/1.x: is it the REST port? TF Serving's gRPC "
+            "port is --port, 8500 by default; REST is --rest_api_port, 8501)",
+        )
+
+
 def from_rpc_error(error: grpc.RpcError, what: str) -> ClientError:
     """Convert once, at the gRPC boundary, naming the call that failed."""
-    return ClientError(status_code(error).name, f"{what}: {status_details(error)}")
+    details = f"{what}: {status_details(error)}"
+    if speaks_http1(details):
+        return WrongPortError(details)
+    return ClientError(status_code(error).name, details)

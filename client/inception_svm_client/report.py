@@ -14,7 +14,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
-from inception_svm_client.records import ClassifyRecord
+from inception_svm_client.records import ClassifyRecord, encode_path
 from inception_svm_client.svm import SvmMetadata, TrainingReport
 
 MAX_INLINE_BYTES = 2 * 1024 * 1024
@@ -56,7 +56,7 @@ def _thumbnail(path: str) -> str:
 
 
 def _figure(record: ClassifyRecord) -> str:
-    name = html.escape(record.path)
+    name = html.escape(encode_path(record.path))
     if record.error is not None:
         caption = f"<span class='error'>error: {html.escape(record.error)}</span>"
     else:

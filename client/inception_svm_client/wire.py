@@ -201,10 +201,30 @@ def decode_predict_response(data: bytes, output_name: str) -> np.ndarray:
 
 def decode_logits(data: bytes, output_name: str, batch_size: int) -> np.ndarray:
     """The ``[batch_size, D]`` output of a Predict response: one row per image sent."""
-    logits = decode_predict_response(data, output_name)
+    return decode_predict(data, output_name, batch_size).logits
+
+
+@dataclass(frozen=True)
+class PredictOutput:
+    """The logits of one Predict response and the model spec that produced them."""
+
+    logits: np.ndarray
+    model_name: str
+    model_version: int | None
+
+
+def decode_predict(data: bytes, output_name: str, batch_size: int) -> PredictOutput:
+    """Logits ``[batch_size, D]`` plus the response's ``model_spec`` (TF Serving names the
+    version that actually answered there, which is how a mid-stream version swap shows)."""
+    response = _parse(messages.PredictResponse, data)
+    if output_name not in response.outputs:
+        raise WireError(f"response has no output {output_name!r} (has {sorted(response.outputs)})")
+    logits = tensor_to_numpy(response.outputs[output_name])
     if logits.ndim != 2 or logits.shape[0] != batch_size:
         raise WireError(f"{batch_size} images gave {output_name!r} of shape {list(logits.shape)}")
-    return logits
+    spec = response.model_spec
+    version = int(spec.version.value) if spec.HasField("version") else None
+    return PredictOutput(logits, spec.name, version)
 
 
 def encode_metadata_request(spec: SignatureSpec) -> bytes:

@@ -9,7 +9,8 @@ from typing import Protocol
 EXIT_OK = 0
 EXIT_PARTIAL = 1  # some inputs failed, the others were processed
 EXIT_USAGE = 2  # bad arguments, unusable files, server or model unreachable or wrong
-EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT (SIGTERM: 143)
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (as a shell reports SIGPIPE)
 
 
 class Command(Protocol):
