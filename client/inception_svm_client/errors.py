@@ -13,8 +13,12 @@ MODEL_VERSION_MISMATCH = "MODEL_VERSION_MISMATCH"
 RETRY_BUDGET_EXHAUSTED = "RETRY_BUDGET_EXHAUSTED"
 # The file could not be read (missing, not a regular file, empty, over the size limit).
 UNREADABLE = "UNREADABLE"
-# What gRPC's HTTP/2 parser says when the address speaks HTTP/1.x (e.g. the REST port).
-_HTTP1_MARKERS = ("http1.x", "HTTP/1", "Http2 frame", "http2 frame")
+# The TLS handshake failed: wrong CA, missing or rejected client certificate, wrong name.
+TLS_HANDSHAKE_FAILED = "TLS_HANDSHAKE_FAILED"
+# What gRPC's HTTP/2 parser says when the address speaks HTTP/1.x (e.g. the REST port):
+# an HTTP/1.1 response starts "HTTP/1.1 ...", whose first byte "H" (72) or "O" (79, of a
+# bare "OK"...) is read as a frame type.
+_HTTP1_MARKERS = ("http1.x", "HTTP/1", "Failed parsing HTTP/2", "Expected SETTINGS frame")
 
 
 class ClientError(Exception):
@@ -64,8 +68,16 @@ class WrongPortError(ClientError):
 
 
 def from_rpc_error(error: grpc.RpcError, what: str) -> ClientError:
-    """Convert once, at the gRPC boundary, naming the call that failed."""
+    """Convert once, at the gRPC boundary, naming the call that failed.
+
+    Two UNAVAILABLE causes are configuration errors that no retry fixes, so they get codes
+    of their own (and are not retried): an HTTP/1.x peer and a failed TLS handshake."""
     details = f"{what}: {status_details(error)}"
     if speaks_http1(details):
         return WrongPortError(details)
+    if "handshake failed" in details.lower():
+        return ClientError(
+            TLS_HANDSHAKE_FAILED,
+            f"{details} (check --tls-ca, --tls-cert/--tls-key and --tls-server-name)",
+        )
     return ClientError(status_code(error).name, details)
