@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import TracebackType
@@ -135,9 +135,13 @@ class Featurizer:
         expected_feature_dim: int | None = None,
         svm: SvmMetadata | None = None,
         owns_channel: bool = False,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> None:
+        """``on_outage(error)``: called when the server stops answering and retries begin
+        (the CLI prints it), once per outage."""
         self.config = pinned_config(config or FeaturizerConfig(), svm)
         self.svm = svm
+        self.on_outage = on_outage
         if expected_feature_dim is None and svm is not None:
             expected_feature_dim = svm.feature_dim
         self._expected_feature_dim = expected_feature_dim
@@ -156,6 +160,7 @@ class Featurizer:
         *,
         expected_feature_dim: int | None = None,
         svm: SvmMetadata | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> Featurizer:
         channel = create_channel(channel_config)
         return cls(
@@ -164,6 +169,7 @@ class Featurizer:
             expected_feature_dim=expected_feature_dim,
             svm=svm,
             owns_channel=True,
+            on_outage=on_outage,
         )
 
     def close(self) -> None:
@@ -199,7 +205,7 @@ class Featurizer:
                 lambda timeout, wait: self._call(
                     self._metadata, request, "metadata", timeout, wait, stop
                 ),
-                RetryBudget(self.config.retry),
+                self._budget(),
                 self.config.deadline_s,
                 stop,
             )
@@ -256,6 +262,9 @@ class Featurizer:
                 f"{spec.model_name}"
             )
         return hint
+
+    def _budget(self) -> RetryBudget:
+        return RetryBudget(self.config.retry, on_outage=self.on_outage)
 
     # -- one call ----------------------------------------------------------------------
 
@@ -368,7 +377,7 @@ class Featurizer:
         """
         stop = stop or threading.Event()
         self.signature(stop)
-        budget = RetryBudget(self.config.retry)
+        budget = self._budget()
 
         def send(images: Sequence[bytes], timeout: float, wait_for_ready: bool) -> Features:
             response = self.predict(

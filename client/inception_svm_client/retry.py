@@ -63,8 +63,12 @@ class RetryBudget:
         policy: RetryPolicy,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> None:
+        """``on_outage`` is called once when an outage starts (a restart shows in a bulk
+        job's log as one line, not one per retry)."""
         self.policy = policy
+        self._on_outage = on_outage
         self._clock = clock
         self._random = rng or random.Random()
         self._lock = threading.Lock()
@@ -96,6 +100,8 @@ class RetryBudget:
             now = self._clock()
             if self._outage_since is None:
                 self._outage_since, self._first_failure = now, error
+                if self._on_outage is not None:
+                    self._on_outage(error)
             left = self.policy.budget_s - (now - self._outage_since)
             if left <= 0:
                 self.exhausted = BudgetExhaustedError(

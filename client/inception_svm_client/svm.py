@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -248,14 +248,17 @@ class SvmClassifier:
         return cls(data, str(path))
 
     def connect(
-        self, channel_config: ChannelConfig, config: FeaturizerConfig | None = None
+        self,
+        channel_config: ChannelConfig,
+        config: FeaturizerConfig | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> Featurizer:
         """A Featurizer bound to this SVM: it refuses another model or signature, pins the
         model version the SVM was trained on and checks every response (the same checks
         the ``classify`` command relies on)."""
         from inception_svm_client.featurizer import Featurizer
 
-        return Featurizer.connect(channel_config, config, svm=self.metadata)
+        return Featurizer.connect(channel_config, config, svm=self.metadata, on_outage=on_outage)
 
     @property
     def class_names(self) -> list[str]:

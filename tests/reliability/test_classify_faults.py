@@ -92,6 +92,7 @@ def test_sigkill_and_slow_restart_loses_nothing(
     assert outcome.exactly_once and outcome.in_input_order, outcome
     assert outcome.statuses == {"OK": STREAM}, run.stderr()
     assert code == 0, run.stderr()
+    assert "retrying for up to 120 s" in run.stderr()  # the outage shows in the job's log
 
 
 def test_server_frozen_for_20_s_loses_nothing(

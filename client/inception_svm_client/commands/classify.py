@@ -205,6 +205,16 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
     return EXIT_PARTIAL if tally.failed or tally.flagged else EXIT_OK
 
 
+def _report_outage(config: ClassifyConfig, error: ClientError) -> None:
+    budget = config.featurizer.retry.budget_s
+    print(
+        f"warning: {config.channel.target}: {error.code}: {error.details}; "
+        f"retrying for up to {budget:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _run(
     config: ClassifyConfig,
     classifier: SvmClassifier,
@@ -223,7 +233,9 @@ def _run(
             contextlib.closing(
                 RecordWriter(out, config.output_format, header=not config.resume or not out.tell())
             ) as writer,
-            classifier.connect(config.channel, config.featurizer) as featurizer,
+            classifier.connect(
+                config.channel, config.featurizer, lambda error: _report_outage(config, error)
+            ) as featurizer,
         ):
             served = featurizer.signature(stop.event)
             flag = classifier.metadata.featurizer.version_flag(served.model_version)
