@@ -370,10 +370,10 @@ class Featurizer:
         server or network does (only for a bad configuration, before the first result).
 
         When the retry budget runs out, the inputs in flight and every input not yet sent
-        get a RETRY_BUDGET_EXHAUSTED result (the remaining inputs are still read, so each
-        gets its record). When ``stop`` is set, reading stops, requests in flight finish
-        (or are cancelled after ``INTERRUPT_GRACE_S``, giving INTERRUPTED results) and the
-        inputs read but not sent get no result.
+        get a RETRY_BUDGET_EXHAUSTED result (the remaining inputs are still listed, so each
+        gets its record, but lazy ones are not read). When ``stop`` is set, reading stops,
+        requests in flight finish (or are cancelled after ``INTERRUPT_GRACE_S``, giving
+        INTERRUPTED results) and the inputs read but not sent get no result.
         """
         stop = stop or threading.Event()
         self.signature(stop)

@@ -14,10 +14,11 @@ cycle ends and an aliased folder is not classified twice.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from typing import TextIO
@@ -35,11 +36,19 @@ def bundled_cars_dir() -> Path:
 
 @dataclass(frozen=True)
 class ImageInput:
-    """One image to featurize: its encoded bytes, or why it could not be read."""
+    """One image to featurize: its encoded bytes, or why it could not be read.
+
+    With ``loader``, the bytes are not read yet: ``load()`` reads them when the batch is
+    about to be sent, so inputs that are never sent (the retry budget ran out, the run was
+    interrupted) cost no disk reads and the batcher's queue holds names, not images."""
 
     key: str
     data: bytes | None
     error: str | None = None
+    loader: Callable[[], ImageInput] | None = field(default=None, compare=False, repr=False)
+
+    def load(self) -> ImageInput:
+        return self.loader() if self.loader is not None else self
 
 
 def is_image_file(path: Path) -> bool:
@@ -164,10 +173,11 @@ def path_inputs(
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     skip: Callable[[str], bool] | None = None,
 ) -> Iterator[ImageInput]:
-    """``skip(path)`` true: not read and not yielded (``--resume``: already recorded)."""
+    """Lazy inputs (read by ``ImageInput.load``); ``skip(path)`` true: not yielded
+    (``--resume``: already recorded)."""
     for path in expand_sources(sources, stdin):
         if skip is None or not skip(path):
-            yield read_image(path, max_bytes)
+            yield ImageInput(path, None, loader=functools.partial(read_image, path, max_bytes))
 
 
 def bytes_inputs(

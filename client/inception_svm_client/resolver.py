@@ -50,7 +50,7 @@ def not_sent(batch: Sequence[ImageInput], error: ClientError) -> list[FeatureRes
     """Outcomes for a batch that will not be sent (the budget ran out before its turn)."""
     return [
         FeatureResult(item.key, None, item.error or "no data", UNREADABLE)
-        if item.data is None
+        if item.data is None and item.loader is None
         else FeatureResult(item.key, None, f"not sent: {error.details}", error.code)
         for item in batch
     ]
@@ -68,6 +68,7 @@ class BatchResolver:
         self._stop = stop
 
     def resolve(self, batch: Sequence[ImageInput]) -> list[FeatureResult]:
+        batch = [item.load() for item in batch]
         readable = [item.data for item in batch if item.data is not None]
         outcomes = iter(self._outcomes(readable))
         results = []

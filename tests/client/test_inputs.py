@@ -7,7 +7,12 @@ import os
 import threading
 from pathlib import Path
 
-from inception_svm_client.inputs import expand_sources, images_in_directory, read_image
+from inception_svm_client.inputs import (
+    expand_sources,
+    images_in_directory,
+    path_inputs,
+    read_image,
+)
 from inception_svm_client.records import decode_path, encode_path
 from tests.paths import car_photos
 
@@ -72,3 +77,12 @@ def test_non_utf8_names_from_stdin_and_directories_agree(tmp_path: Path) -> None
     assert from_directory == from_stdin == [os.fsdecode(raw)]
     assert read_image(from_stdin[0]).data == car_photos()[0].read_bytes()
     assert decode_path(encode_path(from_stdin[0])) == raw
+
+
+def test_path_inputs_read_nothing_until_loaded(tmp_path: Path) -> None:
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(car_photos()[0].read_bytes())
+    (item,) = path_inputs([str(photo)])
+    assert item.data is None and item.error is None  # listed, not read
+    photo.write_bytes(b"changed")
+    assert item.load().data == b"changed"
