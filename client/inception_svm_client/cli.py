@@ -2,7 +2,8 @@
 
 Subcommands come from the ``inception_svm.commands`` entry-point group, so a thin-client
 install offers train/classify/loadtest and the full install adds export/serve.
-Exit codes: 0 success, 1 partial failure (some inputs failed), 2 usage/connection error.
+Exit codes: 0 success, 1 partial failure (some inputs failed), 2 usage/connection error,
+130/143 interrupted by SIGINT/SIGTERM, 141 stdout closed by its reader.
 """
 
 from __future__ import annotations
