@@ -34,6 +34,8 @@ def channel_options(config: ChannelConfig) -> list[tuple[str, int | str]]:
         ("grpc.service_config", json.dumps(service_config)),
         # Our own retry loop (with bisection on INVALID_ARGUMENT) replaces gRPC's.
         ("grpc.enable_retries", 0),
+        ("grpc.initial_reconnect_backoff_ms", config.initial_reconnect_backoff_ms),
+        ("grpc.max_reconnect_backoff_ms", config.max_reconnect_backoff_ms),
     ]
     if config.tls is not None and config.tls.server_name_override:
         options.append(("grpc.ssl_target_name_override", config.tls.server_name_override))

@@ -3,7 +3,8 @@
 Subcommands come from the ``inception_svm.commands`` entry-point group, so a thin-client
 install offers train/classify/loadtest and the full install adds export/serve; in a thin
 install those two still exist, to say which distribution provides them.
-Exit codes: 0 success, 1 partial failure (some inputs failed), 2 usage/connection error.
+Exit codes: 0 success, 1 partial failure (some inputs failed), 2 usage/connection error,
+130/143 interrupted by SIGINT/SIGTERM, 141 stdout closed by its reader.
 
 Conventions every subcommand gets here, so no command has to repeat them: ``--version``,
 ``-v/-q`` (the ``logging`` level; commands log, they do not print diagnostics), messages

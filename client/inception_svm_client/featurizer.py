@@ -1,53 +1,71 @@
 """Image bytes → Inception logits through TF Serving's PredictionService.
 
 Two layers: ``predict`` is one timed Predict call on one batch (what a load tester needs),
-and ``featurize`` streams any iterable of images through it: batches of up to N images or
-T milliseconds, a bounded number of requests in flight, results in input order, retries
-with backoff on transient errors, and bisection of a batch the server rejects so only the
-bad images get an error.
+and ``featurize`` streams any iterable of images through it with one outcome per input:
+a batcher groups inputs (``batcher``), a pool resolves up to N batches at once
+(``resolver``: time-budgeted retries, bisection), and results come back in input order.
+
+When the featurizer is built for an SVM (``svm=``), it refuses a served model or signature
+the SVM was not trained on, pins requests to the SVM's model version (unless the spec asks
+for ``latest``) and checks the model spec and width of every response, not only the first.
 """
 
 from __future__ import annotations
 
-import queue
-import random
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import grpc
 import numpy as np
 
 from inception_svm_client import wire
+from inception_svm_client.batcher import batches
 from inception_svm_client.channel import create_channel
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import (
     BAD_RESPONSE,
+    MODEL_VERSION_MISMATCH,
     ClientError,
     SignatureMismatchError,
     from_rpc_error,
 )
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
+from inception_svm_client.resolver import BatchResolver, FeatureResult, Features, not_sent
+from inception_svm_client.retry import (
+    RETRYABLE_CODES,
+    InterruptedCall,
+    RetryBudget,
+    call_with_retry,
+    is_oversize,
+    should_retry,
+    should_split,
+)
 
-RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
-# The server refused the batch's content: splitting finds the image(s) responsible.
-SPLITTABLE_CODES = frozenset({"INVALID_ARGUMENT"})
-_POLL_S = 0.05
+if TYPE_CHECKING:
+    from inception_svm_client.svm import SvmMetadata
 
+__all__ = [
+    "RETRYABLE_CODES",
+    "BatchResponse",
+    "FeatureResult",
+    "Featurizer",
+    "check_signature",
+    "is_oversize",
+    "should_retry",
+    "should_split",
+]
 
-@dataclass(frozen=True)
-class FeatureResult:
-    """Features of one input, or the reason it has none."""
-
-    key: str
-    features: np.ndarray | None
-    error: str | None = None
+# After an interrupt, a request already on the wire gets this long to come back before it
+# is cancelled: long enough for a healthy server to answer, short enough for Ctrl-C.
+INTERRUPT_GRACE_S = 5.0
+_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -58,18 +76,8 @@ class BatchResponse:
     encode_s: float
     rpc_s: float
     decode_s: float
-
-
-def is_oversize(error: ClientError) -> bool:
-    return error.code == "RESOURCE_EXHAUSTED" and "larger than max" in error.details
-
-
-def should_split(error: ClientError) -> bool:
-    return error.code in SPLITTABLE_CODES or is_oversize(error)
-
-
-def should_retry(error: ClientError) -> bool:
-    return error.code in RETRYABLE_CODES and not is_oversize(error)
+    model_version: int | None = None
+    model_name: str = ""
 
 
 def check_signature(signature: wire.Signature, config: FeaturizerConfig) -> int:
@@ -102,8 +110,22 @@ def check_signature(signature: wire.Signature, config: FeaturizerConfig) -> int:
     return shape[1]
 
 
+def pinned_config(config: FeaturizerConfig, svm: SvmMetadata | None) -> FeaturizerConfig:
+    """Requests name the SVM's model version unless the caller chose one (or ``latest``):
+    TF Serving keeps serving a pinned version while its version policy retains it, so a
+    new version rolled out mid-stream cannot silently change the features."""
+    spec = config.signature
+    if svm is None or svm.featurizer.model_version is None:
+        return config
+    if spec.version is not None or spec.version_label is not None or spec.latest:
+        return config
+    return replace(config, signature=replace(spec, version=svm.featurizer.model_version))
+
+
 class Featurizer:
-    """A client of one served model; thread-safe, reusable across many ``featurize`` calls."""
+    """A client of one served model; thread-safe, reusable across many ``featurize`` calls.
+
+    ``svm``: the metadata of the SVM the features are for; see the module docstring."""
 
     def __init__(
         self,
@@ -111,9 +133,17 @@ class Featurizer:
         config: FeaturizerConfig | None = None,
         *,
         expected_feature_dim: int | None = None,
+        svm: SvmMetadata | None = None,
         owns_channel: bool = False,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> None:
-        self.config = config or FeaturizerConfig()
+        """``on_outage(error)``: called when the server stops answering and retries begin
+        (the CLI prints it), once per outage."""
+        self.config = pinned_config(config or FeaturizerConfig(), svm)
+        self.svm = svm
+        self.on_outage = on_outage
+        if expected_feature_dim is None and svm is not None:
+            expected_feature_dim = svm.feature_dim
         self._expected_feature_dim = expected_feature_dim
         self._channel = channel
         self._owns_channel = owns_channel
@@ -121,7 +151,6 @@ class Featurizer:
         self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
         self._signature: wire.Signature | None = None
         self._lock = threading.Lock()
-        self._random = random.Random()
 
     @classmethod
     def connect(
@@ -130,9 +159,18 @@ class Featurizer:
         config: FeaturizerConfig | None = None,
         *,
         expected_feature_dim: int | None = None,
+        svm: SvmMetadata | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
     ) -> Self:
         channel = create_channel(channel_config)
-        return cls(channel, config, expected_feature_dim=expected_feature_dim, owns_channel=True)
+        return cls(
+            channel,
+            config,
+            expected_feature_dim=expected_feature_dim,
+            svm=svm,
+            owns_channel=True,
+            on_outage=on_outage,
+        )
 
     def close(self) -> None:
         if self._owns_channel:
@@ -151,190 +189,233 @@ class Featurizer:
 
     # -- signature ---------------------------------------------------------------------
 
-    def signature(self) -> wire.Signature:
-        """GetModelMetadata, checked against the expected feature dimension (cached)."""
+    def signature(self, stop: threading.Event | None = None) -> wire.Signature:
+        """GetModelMetadata (retried within the budget), checked against the expected
+        feature dimension and the SVM's model and signature (cached)."""
         with self._lock:
             if self._signature is None:
-                request = wire.encode_metadata_request(self.config.signature)
-                data = self._with_retry(lambda: self._call(self._metadata, request, "metadata"))
-                try:
-                    signature = wire.decode_metadata_response(
-                        data, self.config.signature.signature_name
-                    )
-                except ValueError as error:
-                    raise SignatureMismatchError(str(error)) from error
-                dim = check_signature(signature, self.config)
-                expected = self._expected_feature_dim
-                if expected is not None and dim != expected:
-                    raise SignatureMismatchError(
-                        f"model {signature.model_name!r} version {signature.model_version} "
-                        f"outputs {self.config.signature.output_name!r} with {dim} features "
-                        f"but the SVM expects {expected}"
-                    )
-                self._signature = signature
+                self._signature = self._fetch_signature(stop or threading.Event())
             return self._signature
+
+    def _fetch_signature(self, stop: threading.Event) -> wire.Signature:
+        spec = self.config.signature
+        request = wire.encode_metadata_request(spec)
+        try:
+            data = call_with_retry(
+                lambda timeout, wait: self._call(
+                    self._metadata, request, "metadata", timeout, wait, stop
+                ),
+                self._budget(),
+                self.config.deadline_s,
+                stop,
+            )
+        except ClientError as error:
+            if error.code == "NOT_FOUND":
+                raise ClientError(error.code, error.details + self._not_found_hint()) from None
+            raise
+        try:
+            signature = wire.decode_metadata_response(data, spec.signature_name)
+        except ValueError as error:
+            raise SignatureMismatchError(str(error)) from error
+        dim = check_signature(signature, self.config)
+        expected = self._expected_feature_dim
+        if expected is not None and dim != expected:
+            raise SignatureMismatchError(
+                f"model {signature.model_name!r} version {signature.model_version} "
+                f"outputs {spec.output_name!r} with {dim} features "
+                f"but the SVM expects {expected}"
+            )
+        if self.svm is not None:
+            self.svm.featurizer.check_served(
+                signature.model_name or spec.model_name,
+                signature.signature_name,
+                signature.model_version,
+            )
+        return signature
+
+    def _not_found_hint(self) -> str:
+        """TF Serving has no "list models" call; what helps most is the two names a server
+        is usually started with: ours and TF Serving's own default."""
+        spec = self.config.signature
+        served = []
+        for name in dict.fromkeys((spec.model_name, "inception_v1", "default")):
+            probe = wire.encode_metadata_request(
+                replace(spec, model_name=name, version=None, version_label=None, latest=False)
+            )
+            try:
+                self._metadata(probe, timeout=min(5.0, self.config.deadline_s))
+            except grpc.RpcError:
+                continue
+            served.append(name)
+        if spec.version is not None and spec.model_name in served:
+            return (
+                f" (the server serves model {spec.model_name!r} but not version {spec.version}"
+                f"{', the version the SVM was trained on' if self.svm is not None else ''}; "
+                "--model-version latest uses whatever version it serves, and flags records "
+                "from another version)"
+            )
+        hint = f" (the server serves: {', '.join(map(repr, served))})" if served else ""
+        if "default" in served:
+            hint += (
+                "; TF Serving names its model 'default' when started without --model_name: "
+                "pass --model-name default, or start it with --model_name "
+                f"{spec.model_name}"
+            )
+        return hint
+
+    def _budget(self) -> RetryBudget:
+        return RetryBudget(self.config.retry, on_outage=self.on_outage)
 
     # -- one call ----------------------------------------------------------------------
 
-    def _call(self, method: Any, request: bytes, what: str) -> bytes:
+    def _call(
+        self,
+        method: Any,
+        request: bytes,
+        what: str,
+        timeout: float | None = None,
+        wait_for_ready: bool = False,
+        stop: threading.Event | None = None,
+    ) -> bytes:
+        """One RPC; with ``stop``, an interrupt cancels it after ``INTERRUPT_GRACE_S``."""
+        future = method.future(
+            request,
+            timeout=self.config.deadline_s if timeout is None else timeout,
+            wait_for_ready=wait_for_ready,
+        )
+        if stop is not None:
+            done = threading.Event()
+            future.add_done_callback(lambda _: done.set())
+            while not done.wait(_POLL_S):
+                if stop.is_set():
+                    if not done.wait(INTERRUPT_GRACE_S):
+                        future.cancel()
+                        raise InterruptedCall()
+                    break
         try:
-            response: bytes = method(request, timeout=self.config.deadline_s)
+            response: bytes = future.result()
+        except grpc.FutureCancelledError:
+            raise InterruptedCall() from None
         except grpc.RpcError as error:
             raise from_rpc_error(error, f"{what} on {self.config.signature.model_name!r}") from None
         return response
 
-    def _with_retry(self, attempt: Any) -> Any:
-        policy = self.config.retry
-        for number in range(policy.max_attempts):
-            try:
-                return attempt()
-            except ClientError as error:
-                if not should_retry(error) or number + 1 == policy.max_attempts:
-                    raise
-                cap = min(policy.max_backoff_s, policy.initial_backoff_s * 2**number)
-                time.sleep(self._random.uniform(0, cap))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def predict(self, images: Sequence[bytes]) -> BatchResponse:
+    def predict(
+        self,
+        images: Sequence[bytes],
+        *,
+        timeout: float | None = None,
+        wait_for_ready: bool = False,
+        stop: threading.Event | None = None,
+    ) -> BatchResponse:
         """One Predict call (no retry) with client-side timing; raises ClientError."""
         started = time.perf_counter()
         request = wire.encode_predict_request(self.config.signature, images)
         encoded = time.perf_counter()
-        data = self._call(self._predict, request, "Predict")
+        data = self._call(self._predict, request, "Predict", timeout, wait_for_ready, stop)
         answered = time.perf_counter()
         try:
-            features = self.decode_features(data, len(images))
+            output = self.decode_output(data, len(images))
         except ValueError as error:
             raise ClientError(BAD_RESPONSE, str(error)) from error
         return BatchResponse(
-            features=features,
+            features=output.logits,
             encode_s=encoded - started,
             rpc_s=answered - encoded,
             decode_s=time.perf_counter() - answered,
+            model_version=output.model_version,
+            model_name=output.model_name,
         )
 
-    def decode_features(self, data: bytes, batch_size: int) -> np.ndarray:
+    def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
         """One row per image from a Predict response; a subclass may return richer rows
         (``ImagenetClient``) and still reuse batching, retries and bisection."""
-        return wire.decode_logits(data, self.config.signature.output_name, batch_size)
+        return wire.decode_predict(data, self.config.signature.output_name, batch_size)
 
     def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
-        response: BatchResponse = self._with_retry(lambda: self.predict(images))
-        return response
+        """``predict`` retried within a budget of its own (one batch, not a stream)."""
+        return call_with_retry(
+            lambda timeout, wait: self.predict(images, timeout=timeout, wait_for_ready=wait),
+            RetryBudget(self.config.retry),
+            self.config.deadline_s,
+            threading.Event(),
+        )
 
-    def _features_or_errors(self, images: Sequence[bytes]) -> list[np.ndarray | str]:
-        """Bisect a rejected batch: the good halves still get features."""
-        if not images:
-            return []
-        try:
-            return list(self.predict_with_retry(images).features)
-        except ClientError as error:
-            if not should_split(error):
-                raise
-            if len(images) == 1:
-                return [error.details]
-            middle = len(images) // 2
-            head = self._features_or_errors(images[:middle])
-            return head + self._features_or_errors(images[middle:])
-
-    def _resolve_batch(self, batch: Sequence[ImageInput]) -> list[FeatureResult]:
-        readable = [item.data for item in batch if item.data is not None]
-        outcomes = iter(self._features_or_errors(readable))
-        results = []
-        for item in batch:
-            if item.data is None:
-                results.append(FeatureResult(item.key, None, item.error or "no data"))
-                continue
-            outcome = next(outcomes)
-            if isinstance(outcome, str):
-                results.append(FeatureResult(item.key, None, outcome))
-            else:
-                results.append(FeatureResult(item.key, outcome))
-        return results
+    def checked(self, response: BatchResponse) -> Features:
+        """Every response, not only the first metadata call, must come from the model and
+        version asked for and have the width the SVM takes; anything else would classify
+        features of another model."""
+        spec = self.config.signature
+        where = f"model {response.model_name or spec.model_name!r} version {response.model_version}"
+        if response.model_name and response.model_name != spec.model_name:
+            raise ClientError(BAD_RESPONSE, f"asked {spec.model_name!r}, {where} answered")
+        expected = self._expected_feature_dim
+        if expected is not None and response.features.shape[1] != expected:
+            raise ClientError(
+                BAD_RESPONSE,
+                f"{where} answered {response.features.shape[1]} features, "
+                f"the SVM expects {expected}",
+            )
+        if (
+            spec.version is not None
+            and response.model_version is not None
+            and response.model_version != spec.version
+        ):
+            raise ClientError(
+                MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
+            )
+        return Features(response.features, response.model_version)
 
     # -- streaming ---------------------------------------------------------------------
 
-    def featurize(self, inputs: Iterable[ImageInput]) -> Iterator[FeatureResult]:
-        """Stream results in input order; raises ClientError on non-recoverable errors."""
-        self.signature()
+    def featurize(
+        self, inputs: Iterable[ImageInput], stop: threading.Event | None = None
+    ) -> Iterator[FeatureResult]:
+        """Exactly one result per input read, in input order; never raises for what the
+        server or network does (only for a bad configuration, before the first result).
+
+        When the retry budget runs out, the inputs in flight and every input not yet sent
+        get a RETRY_BUDGET_EXHAUSTED result (the remaining inputs are still listed, so each
+        gets its record, but lazy ones are not read). When ``stop`` is set, reading stops,
+        requests in flight finish (or are cancelled after ``INTERRUPT_GRACE_S``, giving
+        INTERRUPTED results) and the inputs read but not sent get no result.
+        """
+        stop = stop or threading.Event()
+        self.signature(stop)
+        budget = self._budget()
+
+        def send(images: Sequence[bytes], timeout: float, wait_for_ready: bool) -> Features:
+            response = self.predict(
+                images, timeout=timeout, wait_for_ready=wait_for_ready, stop=stop
+            )
+            return self.checked(response)
+
+        resolver = BatchResolver(send, budget, self.config.deadline_s, stop)
         pending: deque[Future[list[FeatureResult]]] = deque()
         max_in_flight = self.config.max_in_flight
+        complete = False
         with ThreadPoolExecutor(max_in_flight, thread_name_prefix="featurize") as pool:
             try:
-                for batch in _batches(inputs, self.config.batch_size, self.config.batch_timeout_ms):
-                    if batch:
-                        pending.append(pool.submit(self._resolve_batch, batch))
+                for batch in batches(
+                    inputs, self.config.batch_size, self.config.batch_timeout_ms, stop
+                ):
+                    if batch and budget.exhausted is not None:
+                        pending.append(_resolved(not_sent(batch, budget.exhausted)))
+                    elif batch:
+                        pending.append(pool.submit(resolver.resolve, batch))
                     while pending and (len(pending) >= max_in_flight or pending[0].done()):
                         yield from pending.popleft().result()
                 while pending:
                     yield from pending.popleft().result()
+                complete = True
             finally:
-                for future in pending:
-                    future.cancel()
+                if not complete:  # the caller stopped iterating: end the pool's work too
+                    stop.set()
+                    for future in pending:
+                        future.cancel()
 
 
-class _End:
-    pass
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
-def _batches(
-    inputs: Iterable[ImageInput], batch_size: int, batch_timeout_ms: float
-) -> Iterator[list[ImageInput]]:
-    """Group a (possibly slow) stream into batches of ``batch_size`` or ``batch_timeout_ms``.
-
-    The iterable is read on a thread so a slow source (stdin, a socket) cannot stall the
-    timer. Empty lists are yielded as ticks while waiting so the caller can hand out
-    finished results meanwhile.
-    """
-    items: queue.Queue[ImageInput | _End | _Failure] = queue.Queue(maxsize=4 * batch_size)
-    stop = threading.Event()
-
-    def put(item: ImageInput | _End | _Failure) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(item, timeout=_POLL_S)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for item in inputs:
-                if not put(item):
-                    return
-            put(_End())
-        except BaseException as error:  # re-raised in the consuming thread
-            put(_Failure(error))
-
-    threading.Thread(target=produce, name="featurize-reader", daemon=True).start()
-    batch: list[ImageInput] = []
-    batch_deadline = 0.0
-    try:
-        while True:
-            wait = max(0.0, batch_deadline - time.monotonic()) if batch else _POLL_S
-            try:
-                item = items.get(timeout=wait)
-            except queue.Empty:
-                yield batch
-                batch = []
-                continue
-            if isinstance(item, _End):
-                if batch:
-                    yield batch
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            batch.append(item)
-            if len(batch) == 1:
-                batch_deadline = time.monotonic() + batch_timeout_ms / 1000
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
-    finally:
-        stop.set()
+def _resolved(results: list[FeatureResult]) -> Future[list[FeatureResult]]:
+    future: Future[list[FeatureResult]] = Future()
+    future.set_result(results)
+    return future

@@ -91,8 +91,10 @@ class ImagenetClient(Featurizer):
         shape = signature.outputs[PROBABILITIES].shape
         return shape[1] if shape is not None and len(shape) == 2 and shape[1] > 0 else 0
 
-    def decode_features(self, data: bytes, batch_size: int) -> np.ndarray:
-        outputs = wire.decode_outputs(data, list(_EXPECTED_OUTPUTS), batch_size)
+    def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
+        outputs, model_name, model_version = wire.decode_outputs(
+            data, list(_EXPECTED_OUTPUTS), batch_size
+        )
         probabilities = outputs[PROBABILITIES]
         k = probabilities.shape[1] if probabilities.ndim == 2 else -1
         expected: dict[str, tuple[int, ...]] = {
@@ -114,11 +116,11 @@ class ImagenetClient(Featurizer):
         )
         for name in _EXPECTED_OUTPUTS:
             rows[name] = outputs[name]
-        return rows
+        return wire.PredictOutput(rows, model_name, model_version)
 
 
 def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:
-    """One decoded row (see ``ImagenetClient.decode_features``), cut to ``top_k``."""
+    """One decoded row (see ``ImagenetClient.decode_output``), cut to ``top_k``."""
     classes = tuple(
         TopClass(int(index), _text(name), float(probability))
         for index, name, probability in zip(

@@ -1,66 +1,144 @@
-"""One classification record per input, and its jsonl / csv / table renderings."""
+"""One classification record per input: its stable schema, its jsonl / csv / table
+renderings, and reading a previous run's jsonl file back for ``--resume``.
+
+Schema version 1 (every jsonl line has every key, in this order)::
+
+    {"schema": 1, "path": str, "status": str, "label": str|null, "score": float|null,
+     "model_version": int|null, "error": str|null, "flag": str|null}
+
+``status`` is "OK" or why there is no label: a gRPC status name (INVALID_ARGUMENT,
+NOT_FOUND, ...) or a client reason (UNREADABLE, RETRY_BUDGET_EXHAUSTED,
+MODEL_VERSION_MISMATCH, BAD_RESPONSE). ``flag`` is set on an OK record whose features came
+from another model version than the SVM's (only possible with ``--model-version latest``).
+New keys may be added under the same schema number; a key's meaning never changes.
+
+Paths are text. A file name is bytes on Linux and need not be UTF-8, so every path is
+written in one reversible form: a backslash is written ``\\\\``, a byte that is not part of
+valid UTF-8 is written ``\\xNN``, everything else as is (``decode_path`` inverts it).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TextIO
 
 FORMATS = ("jsonl", "csv", "table")
+SCHEMA_VERSION = 1
+OK = "OK"
+_ESCAPE = re.compile(r"\\(\\|x[0-9a-f]{2})")
+
+
+def encode_path(path: str) -> str:
+    """``os.fsdecode`` text (lone surrogates for undecodable bytes) → printable text."""
+    text = os.fsencode(path).decode("utf-8", "surrogateescape")
+    out = []
+    for char in text:
+        if char == "\\":
+            out.append("\\\\")
+        elif "\udc80" <= char <= "\udcff":
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def decode_path(text: str) -> bytes:
+    """The file name's bytes from a record's ``path``."""
+    parts = []
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        parts.append(text[position : match.start()].encode("utf-8"))
+        escape = match.group(1)
+        parts.append(b"\\" if escape == "\\" else bytes([int(escape[1:], 16)]))
+        position = match.end()
+    parts.append(text[position:].encode("utf-8"))
+    return b"".join(parts)
 
 
 @dataclass(frozen=True)
 class ClassifyRecord:
+    """``path`` is the input key as given (``os.fsdecode`` text); it is encoded on output."""
+
     path: str
     label: str | None = None
     score: float | None = None
     error: str | None = None
+    status: str = OK
+    model_version: int | None = None
+    flag: str | None = None
 
     def as_dict(self) -> dict[str, object]:
-        if self.error is not None:
-            return {"path": self.path, "error": self.error}
-        return {"path": self.path, "label": self.label, "score": self.score}
+        return {
+            "schema": SCHEMA_VERSION,
+            "path": encode_path(self.path),
+            "status": self.status,
+            "label": self.label,
+            "score": self.score,
+            "model_version": self.model_version,
+            "error": self.error,
+            "flag": self.flag,
+        }
+
+
+CSV_COLUMNS = ("path", "status", "label", "score", "model_version", "error", "flag")
 
 
 class RecordWriter:
-    """Streams jsonl/csv as results arrive; a table needs every row first (column widths)."""
+    """Streams jsonl/csv as results arrive, one complete, flushed line per record (a
+    killed run leaves at most its last line torn); a table needs every row first."""
 
-    def __init__(self, out: TextIO, output_format: str) -> None:
+    def __init__(self, out: TextIO, output_format: str, *, header: bool = True) -> None:
         if output_format not in FORMATS:
             raise ValueError(f"unknown format {output_format!r}, expected one of {FORMATS}")
         self._out = out
         self._format = output_format
         self._rows: list[ClassifyRecord] = []
-        self._csv = csv.writer(out, lineterminator="\n") if output_format == "csv" else None
-        if self._csv is not None:
-            self._csv.writerow(["path", "label", "score", "error"])
+        if output_format == "csv" and header:
+            self._write_line(_csv_line(CSV_COLUMNS))
 
     def write(self, record: ClassifyRecord) -> None:
         if self._format == "jsonl":
-            self._out.write(json.dumps(record.as_dict()) + "\n")
-            self._out.flush()
-        elif self._csv is not None:
+            self._write_line(json.dumps(record.as_dict()) + "\n")
+        elif self._format == "csv":
             score = "" if record.score is None else f"{record.score:.6f}"
-            self._csv.writerow([record.path, record.label or "", score, record.error or ""])
-            self._out.flush()
+            version = "" if record.model_version is None else str(record.model_version)
+            row = (encode_path(record.path), record.status, record.label or "", score, version)
+            self._write_line(_csv_line((*row, record.error or "", record.flag or "")))
         else:
             self._rows.append(record)
+
+    def _write_line(self, line: str) -> None:
+        # One write call per line, then flush: lines reach the file whole and in order.
+        self._out.write(line)
+        self._out.flush()
 
     def close(self) -> None:
         if self._format == "table":
             self._out.write(render_table(self._rows))
+            self._out.flush()
+
+
+def _csv_line(cells: Sequence[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue()
 
 
 def render_table(records: Sequence[ClassifyRecord]) -> str:
     """Aligned columns; the error column only appears when some input failed."""
-    with_errors = any(record.error is not None for record in records)
+    with_errors = any(record.error is not None or record.flag for record in records)
     rows = [["path", "label", "distance", "error"]]
     for record in records:
         score = "" if record.score is None else f"{record.score:+.4f}"
-        rows.append([record.path, record.label or "", score, record.error or ""])
+        problem = record.error or record.flag or ""
+        rows.append([encode_path(record.path), record.label or "", score, problem])
     if not with_errors:
         rows = [row[:3] for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
@@ -70,3 +148,33 @@ def render_table(records: Sequence[ClassifyRecord]) -> str:
         cells[2] = row[2].rjust(widths[2])
         buffer.write("  ".join(cells).rstrip() + "\n")
     return buffer.getvalue()
+
+
+class ResumeError(ValueError):
+    """The output file cannot be resumed from (not our jsonl records)."""
+
+
+def recorded_paths(path: Path) -> set[str]:
+    """Encoded paths that already have a record in the jsonl file ``path`` (empty when it
+    does not exist). A torn last line, left by a run killed mid-write, is cut off the file
+    so the resumed run appends after the last complete record."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return set()
+    except OSError as error:
+        raise ResumeError(f"cannot read {path}: {error.strerror}") from error
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with path.open("r+b") as handle:
+            handle.truncate(len(complete))
+    paths = set()
+    for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            paths.add(str(record["path"]))
+        except (ValueError, KeyError, TypeError) as error:
+            raise ResumeError(f"{path} line {number} is not a classify record: {error}") from None
+    return paths

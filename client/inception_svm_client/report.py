@@ -18,7 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from inception_svm_client.records import ClassifyRecord
+from inception_svm_client.records import ClassifyRecord, encode_path
 from inception_svm_client.report_chart import score_histogram_svg
 from inception_svm_client.svm import SvmMetadata, TrainingReport
 from inception_svm_client.thumbnails import INSTALL_HINT, pillow, thumbnail_data_uri
@@ -143,7 +143,7 @@ def _records_json(records: Sequence[ClassifyRecord]) -> str:
     thumbnails = _thumbnails(records)
     rows = []
     for index, record in enumerate(records):
-        row: dict[str, object] = {"i": index, "p": record.path}
+        row: dict[str, object] = {"i": index, "p": encode_path(record.path)}
         if record.error is not None:
             row["e"] = record.error
         else:
@@ -170,8 +170,8 @@ def _summary(records: Sequence[ClassifyRecord], classes: Sequence[str]) -> str:
     parts = [f"<section id='summary'><h2>Summary</h2><table>{rows}</table>"]
     if errors:
         listed = "".join(
-            f"<li>{html.escape(r.path)}: <span class='error'>{html.escape(r.error or '')}</span>"
-            "</li>"
+            f"<li>{html.escape(encode_path(r.path))}: "
+            f"<span class='error'>{html.escape(r.error or '')}</span></li>"
             for r in errors[:ERRORS_LISTED]
         )
         more = len(errors) - ERRORS_LISTED

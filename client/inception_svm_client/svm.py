@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from inception_svm_client.config import DEFAULT_FEATURES, FEATURE_SIGNATURES
 from inception_svm_client.errors import ClientError, SignatureMismatchError
+
+if TYPE_CHECKING:
+    from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+    from inception_svm_client.featurizer import Featurizer
 
 ONNX_INPUT_NAME = "features"
 DEFAULT_C = 1.0
@@ -49,12 +53,17 @@ class FeaturizerInfo:
                 f"{self.signature_name!r}, but the server answers with model {model_name!r} "
                 f"signature {signature_name!r}"
             )
-        if None not in (self.model_version, model_version) and model_version != self.model_version:
-            return (
-                f"warning: the SVM was trained on {self.model_name!r} version "
-                f"{self.model_version}, the server now serves version {model_version}"
-            )
-        return ""
+        return self.version_flag(model_version) or ""
+
+    def version_flag(self, model_version: int | None) -> str | None:
+        """Why features from ``model_version`` are suspect (None when they are not): another
+        version may be a retrained model whose logits the SVM's weights do not fit."""
+        if None in (self.model_version, model_version) or model_version == self.model_version:
+            return None
+        return (
+            f"features from {self.model_name!r} version {model_version}, "
+            f"the SVM was trained on version {self.model_version}"
+        )
 
 
 @dataclass(frozen=True)
@@ -237,7 +246,8 @@ class SvmClassifier:
         self._input_name = inputs[0].name
 
     @classmethod
-    def load(cls, path: Path, expected_sha256: str | None = None) -> SvmClassifier:
+    def load(cls, path: str | Path, expected_sha256: str | None = None) -> SvmClassifier:
+        path = Path(path)
         try:
             data = path.read_bytes()
         except OSError as error:
@@ -249,6 +259,19 @@ class SvmClassifier:
                     "INVALID_SVM", f"{path} has sha256 {actual}, expected {expected_sha256}"
                 )
         return cls(data, str(path))
+
+    def connect(
+        self,
+        channel_config: ChannelConfig,
+        config: FeaturizerConfig | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
+    ) -> Featurizer:
+        """A Featurizer bound to this SVM: it refuses another model or signature, pins the
+        model version the SVM was trained on and checks every response (the same checks
+        the ``classify`` command relies on)."""
+        from inception_svm_client.featurizer import Featurizer
+
+        return Featurizer.connect(channel_config, config, svm=self.metadata, on_outage=on_outage)
 
     @property
     def class_names(self) -> list[str]:

@@ -201,8 +201,9 @@ def decode_predict_response(data: bytes, output_name: str) -> np.ndarray:
 
 def decode_outputs(
     data: bytes, output_names: Sequence[str], batch_size: int
-) -> dict[str, np.ndarray]:
-    """Several outputs of one Predict response, each with one row per image sent."""
+) -> tuple[dict[str, np.ndarray], str, int | None]:
+    """Several outputs of one Predict response, each with one row per image sent, and the
+    model name and version that answered."""
     response = _parse(messages.PredictResponse, data)
     outputs = {}
     for name in output_names:
@@ -212,15 +213,40 @@ def decode_outputs(
         if array.ndim < 1 or array.shape[0] != batch_size:
             raise WireError(f"{batch_size} images gave {name!r} of shape {list(array.shape)}")
         outputs[name] = array
-    return outputs
+    return (outputs, *_answered_by(response))
+
+
+def _answered_by(response: Any) -> tuple[str, int | None]:
+    """TF Serving names the model and version that actually answered in ``model_spec``:
+    that is how a mid-stream version swap shows."""
+    spec = response.model_spec
+    return spec.name, int(spec.version.value) if spec.HasField("version") else None
 
 
 def decode_logits(data: bytes, output_name: str, batch_size: int) -> np.ndarray:
     """The ``[batch_size, D]`` output of a Predict response: one row per image sent."""
-    logits = decode_predict_response(data, output_name)
+    return decode_predict(data, output_name, batch_size).logits
+
+
+@dataclass(frozen=True)
+class PredictOutput:
+    """The logits of one Predict response and the model spec that produced them."""
+
+    logits: np.ndarray
+    model_name: str
+    model_version: int | None
+
+
+def decode_predict(data: bytes, output_name: str, batch_size: int) -> PredictOutput:
+    """Logits ``[batch_size, D]`` plus the response's ``model_spec`` (TF Serving names the
+    version that actually answered there, which is how a mid-stream version swap shows)."""
+    response = _parse(messages.PredictResponse, data)
+    if output_name not in response.outputs:
+        raise WireError(f"response has no output {output_name!r} (has {sorted(response.outputs)})")
+    logits = tensor_to_numpy(response.outputs[output_name])
     if logits.ndim != 2 or logits.shape[0] != batch_size:
         raise WireError(f"{batch_size} images gave {output_name!r} of shape {list(logits.shape)}")
-    return logits
+    return PredictOutput(logits, *_answered_by(response))
 
 
 def encode_metadata_request(spec: SignatureSpec) -> bytes:

@@ -186,6 +186,4 @@ def test_unknown_model_error_names_the_likely_cause(
         f"inception-svm train: error: cannot featurize through {stand_in.grpc_target}"
     )
     assert "NOT_FOUND" in err
-    assert (
-        "hint: the client asks for model 'resnet'; start the server with --model_name=resnet" in err
-    )
+    assert "(the server serves: 'inception_v1')" in err  # what to ask for instead

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -108,13 +109,14 @@ def test_bad_inputs_get_their_own_error_and_exit_code_1(
         "--format",
         "csv",
     )
-    lines = out.splitlines()
     assert code == 1, err
-    assert lines[0] == "path,label,score,error"
-    rows = [line.split(",", 3) for line in lines[1:]]
-    assert [row[0] for row in rows] == paths
-    failed = {row[0] for row in rows if row[3]}
-    assert failed == {str(corrupt), str(tmp_path / "missing.jpg")}
+    assert out.splitlines()[0] == "path,status,label,score,model_version,error,flag"
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [row["path"] for row in rows] == paths
+    failed = {row["path"]: row["status"] for row in rows if row["error"]}
+    missing = str(tmp_path / "missing.jpg")
+    assert failed == {str(corrupt): "INVALID_ARGUMENT", missing: "UNREADABLE"}
+    assert "9 records written, 2 failed (INVALID_ARGUMENT 1, UNREADABLE 1)" in err
 
 
 def test_stdin_paths_table_and_html_report(
@@ -262,3 +264,74 @@ assert not loaded({"tensorflow"}), loaded({"tensorflow"})
     )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 7
+
+
+def test_python_api_checks_the_svm_against_the_served_model(
+    stand_in: ServerHandle, trained_svm: Path, bundled_photos: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    from inception_svm_client.errors import SignatureMismatchError
+
+    classifier = SvmClassifier.load(str(trained_svm))  # str or Path
+    photos = [str(p) for p in unlabeled(bundled_photos)[:2]]
+    with classifier.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+        assert featurizer.config.signature.version == 1  # pinned to the SVM's version
+        results = list(featurizer.featurize(path_inputs(photos)))
+    assert [r.model_version for r in results] == [1, 1]
+    model = onnx.load(str(trained_svm))
+    for prop in model.metadata_props:
+        if prop.key == "featurizer_model_name":
+            prop.value = "resnet_50"
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(model, str(foreign))
+    with (
+        SvmClassifier.load(foreign).connect(ChannelConfig(stand_in.grpc_target)) as featurizer,
+        pytest.raises(SignatureMismatchError, match="resnet_50"),
+    ):
+        list(featurizer.featurize(path_inputs(photos)))
+
+
+def test_non_utf8_file_names_round_trip_in_every_format(
+    stand_in: ServerHandle,
+    trained_svm: Path,
+    bundled_photos: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from inception_svm_client.records import decode_path
+
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.jpg"
+    with open(raw, "wb") as handle:
+        handle.write(unlabeled(bundled_photos)[0].read_bytes())
+    for output_format in ("jsonl", "csv", "table"):
+        code, out, err = run_classify(
+            capsys, str(tmp_path), "--server", stand_in.grpc_target, "--svm",
+            str(trained_svm), "--format", output_format,
+        )  # fmt: skip
+        assert code == 0, (output_format, err)
+        line = out.splitlines()[-1]
+        path = json.loads(line)["path"] if output_format == "jsonl" else line.split(",")[0]
+        if output_format == "table":
+            path = line.split()[0]
+        assert decode_path(path) == raw, (output_format, out)
+
+
+def test_zero_inputs_wrong_port_and_unknown_model_get_clear_errors(
+    stand_in: ServerHandle, trained_svm: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    svm_args = ("--svm", str(trained_svm))
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "notes.txt").write_text("not an image")
+    code, out, err = run_classify(capsys, str(empty), "--server", stand_in.grpc_target, *svm_args)
+    assert code == 1 and out == "" and "warning: no inputs found" in err
+
+    rest_port = stand_in.rest_url.rsplit(":", 1)[1]
+    code, _, err = run_classify(capsys, str(empty), "--server", f"127.0.0.1:{rest_port}", *svm_args)
+    assert code == 2 and "REST port" in err, err
+
+    code, _, err = run_classify(
+        capsys, str(empty), "--server", stand_in.grpc_target, *svm_args, "--model-name", "nope"
+    )
+    assert code == 2 and "NOT_FOUND" in err and "the server serves: 'inception_v1'" in err, err

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import Future
 from pathlib import Path
 
 import grpc
@@ -72,12 +73,33 @@ def test_unavailable_batches_are_retried_not_dropped() -> None:
     assert script.calls == 4
 
 
-def test_retries_give_up_with_the_grpc_status() -> None:
+def test_capped_attempts_give_up_with_the_grpc_status_as_records() -> None:
     script = Script(fail_first=100, fail_code=grpc.StatusCode.DEADLINE_EXCEEDED)
-    with scripted_server(script) as target, pytest.raises(ClientError) as raised:
-        featurize(target, images(2))
-    assert raised.value.code == "DEADLINE_EXCEEDED"
+    with scripted_server(script) as target:
+        results = featurize(target, images(2))
+    assert [(r.key, r.code) for r in results] == [
+        ("#0", "DEADLINE_EXCEEDED"),
+        ("#1", "DEADLINE_EXCEEDED"),
+    ]
     assert script.calls == FAST_RETRY.max_attempts
+
+
+def test_exhausted_budget_gives_every_input_one_record_and_stops_sending() -> None:
+    script = Script(fail_first=10_000)
+    policy = RetryPolicy(budget_s=0.5, initial_backoff_s=0.01, max_backoff_s=0.05)
+    config = FeaturizerConfig(retry=policy, batch_size=2, max_in_flight=2)
+    with (
+        scripted_server(script) as target,
+        Featurizer.connect(ChannelConfig(target), config) as featurizer,
+    ):
+        results = list(featurizer.featurize(bytes_inputs(images(40))))
+    assert [r.key for r in results] == [f"#{i}" for i in range(40)]
+    assert {r.code for r in results} == {"RETRY_BUDGET_EXHAUSTED"}
+    assert "first failure UNAVAILABLE: " in (results[0].error or "")
+    assert any((r.error or "").startswith("not sent: ") for r in results)
+    # Two batches in flight retry for 0.5 s with backoff of at most 50 ms; the 18 batches
+    # after them are never sent.
+    assert script.calls < 2 * 0.5 / 0.005
 
 
 def test_invalid_argument_is_bisected_to_the_bad_images() -> None:
@@ -101,11 +123,21 @@ def test_float_val_responses_are_parsed() -> None:
         np.testing.assert_array_equal(result.features, expected_features(image, 8))
 
 
+class GarbageCall:
+    def __call__(self, request: bytes, **kwargs: object) -> bytes:
+        return b"garbage, not protobuf"
+
+    def future(self, request: bytes, **kwargs: object) -> Future[bytes]:
+        answered: Future[bytes] = Future()
+        answered.set_result(self(request))
+        return answered
+
+
 class GarbageChannel:
     """A channel whose every call answers bytes that do not parse as a protobuf message."""
 
-    def unary_unary(self, method: str) -> Callable[..., bytes]:
-        return lambda request, timeout=None: b"garbage, not protobuf"
+    def unary_unary(self, method: str) -> GarbageCall:
+        return GarbageCall()
 
 
 def test_an_unparseable_predict_response_is_a_bad_response() -> None:

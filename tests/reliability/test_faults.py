@@ -1,8 +1,10 @@
-"""Faults between the client and the server: crash + restart, late start, slowness, drops.
+"""Faults between the Python API and the server: crash + restart, late start, slowness,
+drops.
 
-Each scenario streams real images through the real client (``Featurizer``) against a real
-server process and audits the output: every input exactly once, in input order, and no
-error record for a good image. Retry budgets are explicit so "bounded" is checkable.
+Each scenario streams real images through the real client (``Featurizer``) with its
+DEFAULT retry policy (the same one ``classify`` uses; the CLI's own fault tests are in
+test_classify_faults.py) against a real server process and audits the output: every input
+exactly once, in input order, and no error record for a good image.
 """
 
 from __future__ import annotations
@@ -28,9 +30,7 @@ from tests.reliability.restartable import restartable_server
 from tests.reliability.stream import audit, make_stream
 
 STREAM_LENGTH = 500
-# Enough patience to ride out a full server restart (model load + warmup) on 2 busy cores:
-# full-jitter backoff capped at 2 s averages ~1 s a retry, so ~100 s of budget in all.
-RESTART_TOLERANT_RETRY = RetryPolicy(max_attempts=100, initial_backoff_s=0.2, max_backoff_s=2.0)
+DEFAULT_RETRY = RetryPolicy()
 
 
 def _featurizer(target: str, retry: RetryPolicy, deadline_s: float = 30.0) -> Featurizer:
@@ -63,7 +63,7 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
             recovery["restart_s"] = time.monotonic() - killed_at
 
         restarter = threading.Thread(target=restart)
-        with _featurizer(server.grpc_target, RESTART_TOLERANT_RETRY) as featurizer:
+        with _featurizer(server.grpc_target, DEFAULT_RETRY) as featurizer:
             for result in featurizer.featurize(path_inputs(keys)):
                 results.append(result)
                 if len(results) == kill_after:
@@ -95,7 +95,7 @@ def test_server_not_up_yet_client_waits_within_its_retry_budget(
     with restartable_server(model_base_path) as server:
         server.start()  # not waited for: the client starts while the model is still loading
         began = time.monotonic()
-        with _featurizer(server.grpc_target, RESTART_TOLERANT_RETRY) as featurizer:
+        with _featurizer(server.grpc_target, DEFAULT_RETRY) as featurizer:
             results = list(featurizer.featurize(path_inputs(keys)))
         _report("late server", inputs=len(keys), waited_s=round(time.monotonic() - began, 1))
     outcome = audit(keys, results)
@@ -110,7 +110,7 @@ def test_network_drops_through_a_proxy_lose_nothing(
     host, port = batching_server.grpc_target.rsplit(":", 1)
     results: list[FeatureResult] = []
     with TcpProxy(host, int(port)) as proxy:
-        with _featurizer(proxy.target, RESTART_TOLERANT_RETRY) as featurizer:
+        with _featurizer(proxy.target, DEFAULT_RETRY) as featurizer:
             for result in featurizer.featurize(path_inputs(keys)):
                 results.append(result)
                 if len(results) in (30, 90):

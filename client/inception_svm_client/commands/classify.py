@@ -5,25 +5,40 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import io
 import logging
+import os
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from inception_svm_client.commands import (
+    EXIT_BROKEN_PIPE,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
     options,
-    server_error_message,
 )
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.inputs import path_inputs
-from inception_svm_client.records import FORMATS, ClassifyRecord, RecordWriter
+from inception_svm_client.featurizer import FeatureResult
+from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
+from inception_svm_client.interrupts import StopRequest, stop_on_signals
+from inception_svm_client.progress import Progress
+from inception_svm_client.records import (
+    FORMATS,
+    OK,
+    ClassifyRecord,
+    RecordWriter,
+    ResumeError,
+    encode_path,
+    recorded_paths,
+)
 from inception_svm_client.report import render_report
+from inception_svm_client.retry import INTERRUPTED
 from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
@@ -35,14 +50,21 @@ class ClassifyConfig:
     svm_path: Path
     svm_sha256: str | None
     output_format: str
+    output_path: Path | None
+    resume: bool
     report_path: Path | None
     report_notice: str | None
     training_report_path: Path | None
     max_image_bytes: int
+    show_progress: bool
     channel: ChannelConfig
     featurizer: FeaturizerConfig
     features: str | None = None  # --features: must match the SVM's when given
     signature_given: bool = False  # --signature: else the SVM's recorded signature
+
+    def __post_init__(self) -> None:
+        if self.resume and (self.output_path is None or self.output_format != "jsonl"):
+            raise ValueError("--resume needs --output FILE in the jsonl format")
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClassifyConfig:
@@ -51,10 +73,13 @@ class ClassifyConfig:
             svm_path=args.svm,
             svm_sha256=args.svm_sha256,
             output_format=args.format,
+            output_path=args.output,
+            resume=args.resume,
             report_path=args.report,
             report_notice=args.report_notice,
             training_report_path=args.training_report,
             max_image_bytes=options.max_image_bytes(args),
+            show_progress=not args.no_progress and sys.stderr.isatty(),
             channel=options.channel_config(args),
             featurizer=options.featurizer_config(args),
             features=args.features,
@@ -91,57 +116,194 @@ def _load_training_report(path: Path | None) -> TrainingReport | None:
         ) from None
 
 
+@dataclass
+class Tally:
+    """What the run did, for the summary line and the exit code."""
+
+    written: int = 0
+    failed: int = 0
+    flagged: int = 0
+    interrupted: int = 0
+    skipped: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+
+    def add(self, record: ClassifyRecord) -> None:
+        self.written += 1
+        self.statuses[record.status] += 1
+        self.failed += record.error is not None
+        self.flagged += record.flag is not None
+
+    def summary(self) -> str:
+        parts = [f"{self.written} records written"]
+        if self.failed:
+            codes = ", ".join(
+                f"{code} {n}" for code, n in sorted(self.statuses.items()) if code != OK
+            )
+            parts.append(f"{self.failed} failed ({codes})")
+        if self.flagged:
+            parts.append(f"{self.flagged} flagged (features from another model version)")
+        if self.skipped:
+            parts.append(f"{self.skipped} already recorded (skipped)")
+        if self.interrupted:
+            parts.append(f"{self.interrupted} in flight when interrupted (no record)")
+        return ", ".join(parts)
+
+
+def to_record(result: FeatureResult, classifier: SvmClassifier) -> ClassifyRecord:
+    if result.features is None:
+        return ClassifyRecord(result.key, error=result.error, status=result.code or "UNKNOWN")
+    prediction = classifier.predict(result.features)[0]
+    return ClassifyRecord(
+        result.key,
+        prediction.label,
+        prediction.score,
+        model_version=result.model_version,
+        flag=classifier.metadata.featurizer.version_flag(result.model_version),
+    )
+
+
+def _open_output(config: ClassifyConfig, stdout: TextIO) -> tuple[TextIO, set[str]]:
+    """The stream records go to, and the encoded paths it already holds (``--resume``)."""
+    if config.output_path is None:
+        return stdout, set()
+    done = recorded_paths(config.output_path) if config.resume else set()
+    try:
+        if config.resume:
+            return config.output_path.open("a", encoding="utf-8", newline=""), done
+        return config.output_path.open("w", encoding="utf-8", newline=""), done
+    except OSError as error:
+        raise ResumeError(f"cannot write {config.output_path}: {error.strerror}") from error
+
+
+def _quiet_closed_stdout(stdout: TextIO) -> None:
+    """The reader went away (``| head -1``): point stdout at /dev/null so the interpreter's
+    final flush does not print a BrokenPipeError traceback."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+
+
 def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
-    """Stream one record per input to stdout; returns the exit code."""
+    """Stream one record per input; returns the exit code."""
     try:
         classifier = SvmClassifier.load(config.svm_path, config.svm_sha256)
         featurizer_config = config.featurizer_for(classifier.metadata)
         training = _load_training_report(config.training_report_path)
-    except ClientError as error:
-        _log.error("%s", error.details)
+        out, done = _open_output(config, stdout)
+    except (ClientError, ResumeError) as error:
+        _log.error("%s", getattr(error, "details", error))
         return EXIT_USAGE
-    keep_records = config.report_path is not None  # else stream: nothing held per input
+    tally = Tally()
+
+    def already_recorded(key: str) -> bool:
+        if encode_path(key) in done:
+            tally.skipped += 1
+            return True
+        return False
+
     records: list[ClassifyRecord] = []
-    total = failed = 0
     try:
-        with (
-            contextlib.closing(RecordWriter(stdout, config.output_format)) as writer,
-            Featurizer.connect(
-                config.channel,
+        with stop_on_signals() as stop:
+            code = _run(
+                config,
+                classifier,
                 featurizer_config,
-                expected_feature_dim=classifier.metadata.feature_dim,
-            ) as featurizer,
-        ):
-            served = featurizer.signature()
-            warning = classifier.metadata.featurizer.check_served(
-                served.model_name, served.signature_name, served.model_version
+                stdin,
+                out,
+                already_recorded,
+                stop,
+                tally,
+                records,
             )
-            if warning:
-                _log.warning("%s", warning.removeprefix("warning: "))
-            inputs = path_inputs(config.sources, stdin=stdin, max_bytes=config.max_image_bytes)
-            for result in featurizer.featurize(inputs):
-                if result.features is None:
-                    record = ClassifyRecord(result.key, error=result.error)
-                    failed += 1
-                else:
-                    prediction = classifier.predict(result.features)[0]
-                    record = ClassifyRecord(result.key, prediction.label, prediction.score)
-                writer.write(record)
-                total += 1
-                if keep_records:
-                    records.append(record)
-    except ClientError as error:
-        model = config.featurizer.signature.model_name
-        _log.error("%s", server_error_message(error, config.channel.target, model))
-        return EXIT_USAGE
+    finally:
+        if out is not stdout:
+            out.close()
+    if code is not None:
+        return code
+    if stop.exit_code is not None:
+        _log.warning("interrupted: %s", tally.summary())
+        if config.output_path is not None:
+            _log.warning("rerun with --resume --output %s to finish", config.output_path)
+        return stop.exit_code
+    if tally.written == 0 and tally.skipped == 0:
+        _log.warning(
+            "no inputs found in %s (directories are searched for %s files)",
+            " ".join(config.sources),
+            ", ".join(sorted(IMAGE_SUFFIXES)),
+        )
+        return EXIT_PARTIAL
     if config.report_path is not None:
         page = render_report(records, classifier.metadata, training, config.report_notice)
         config.report_path.write_text(page, encoding="utf-8")
         _log.info("wrote %s", config.report_path)
-    if failed:
-        _log.warning("%d of %d inputs failed", failed, total)
-        return EXIT_PARTIAL
-    return EXIT_OK
+    if tally.failed or tally.flagged or tally.skipped or config.output_path is not None:
+        _log.info("%s", tally.summary())
+    return EXIT_PARTIAL if tally.failed or tally.flagged else EXIT_OK
+
+
+def _report_outage(config: ClassifyConfig, error: ClientError) -> None:
+    budget = config.featurizer.retry.budget_s
+    _log.warning(
+        "%s: %s: %s; retrying for up to %g s",
+        config.channel.target,
+        error.code,
+        error.details,
+        budget,
+    )
+
+
+def _run(
+    config: ClassifyConfig,
+    classifier: SvmClassifier,
+    featurizer_config: FeaturizerConfig,
+    stdin: TextIO,
+    out: TextIO,
+    skip: Callable[[str], bool],
+    stop: StopRequest,
+    tally: Tally,
+    records: list[ClassifyRecord],
+) -> int | None:
+    """The streaming part; returns an exit code when the run ends early."""
+    progress = Progress(sys.stderr, config.show_progress)
+    keep_records = config.report_path is not None  # else stream: nothing held per input
+    try:
+        with (
+            contextlib.closing(
+                RecordWriter(out, config.output_format, header=not config.resume or not out.tell())
+            ) as writer,
+            classifier.connect(
+                config.channel, featurizer_config, lambda error: _report_outage(config, error)
+            ) as featurizer,
+        ):
+            served = featurizer.signature(stop.event)
+            flag = classifier.metadata.featurizer.version_flag(served.model_version)
+            if flag:
+                _log.warning("%s; records will be flagged", flag)
+            inputs = path_inputs(
+                config.sources, stdin=stdin, max_bytes=config.max_image_bytes, skip=skip
+            )
+            for result in featurizer.featurize(inputs, stop.event):
+                if result.code == INTERRUPTED:
+                    tally.interrupted += 1
+                    continue
+                record = to_record(result, classifier)
+                writer.write(record)
+                tally.add(record)
+                progress.update(tally.written, tally.failed)
+                if keep_records:
+                    records.append(record)
+    except BrokenPipeError:
+        _quiet_closed_stdout(out)
+        return EXIT_BROKEN_PIPE
+    except ClientError as error:
+        if stop.exit_code is not None:
+            return None  # interrupted while connecting: reported as an interrupt
+        _log.error("%s: %s", config.channel.target, error)
+        return EXIT_USAGE
+    finally:
+        progress.close()
+    return None
 
 
 class ClassifyCommand:
@@ -153,6 +315,19 @@ class ClassifyCommand:
         parser.add_argument("--svm", type=Path, required=True, help="svm.onnx from `train`")
         parser.add_argument("--svm-sha256", help="refuse an SVM file with another digest")
         parser.add_argument("--format", choices=FORMATS, default="jsonl")
+        parser.add_argument(
+            "--output",
+            "-o",
+            type=Path,
+            metavar="FILE",
+            help="write records to FILE (one complete, flushed line each) instead of stdout",
+        )
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="append to --output FILE, skipping inputs it already has a record for",
+        )
+        parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
         parser.add_argument("--report", type=Path, help="write a self-contained HTML page")
         parser.add_argument(
             "--training-report", type=Path, help="training JSON from `train` for --report"

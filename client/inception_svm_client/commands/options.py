@@ -41,7 +41,14 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
         help="signature to call (default: the one serving the features, serving_default "
         "for logits)",
     )
-    server.add_argument("--model-version", type=int, default=None)
+    server.add_argument(
+        "--model-version",
+        type=model_version,
+        default=None,
+        metavar="N|latest",
+        help="default: the version the SVM was trained on (classify); 'latest': whatever "
+        "the server serves, records from another version than the SVM's are flagged",
+    )
     server.add_argument("--model-version-label", default=None)
     server.add_argument("--tls-ca", type=Path, help="PEM root certificate: enables TLS")
     server.add_argument("--tls-cert", type=Path, help="PEM client certificate (mTLS)")
@@ -58,7 +65,20 @@ def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
     batching.add_argument("--max-in-flight", type=int, default=defaults.max_in_flight)
     batching.add_argument("--deadline", type=float, default=defaults.deadline_s, metavar="S")
     batching.add_argument(
-        "--max-attempts", type=int, default=defaults.retry.max_attempts, metavar="N"
+        "--retry-budget",
+        type=float,
+        default=defaults.retry.budget_s,
+        metavar="S",
+        help="keep retrying UNAVAILABLE/DEADLINE_EXCEEDED/RESOURCE_EXHAUSTED and lost "
+        "connections for up to S seconds of outage (default %(default)g: rides out a TF "
+        "Serving pod restart); then every input left gets an error record",
+    )
+    batching.add_argument(
+        "--max-attempts",
+        type=int,
+        default=defaults.retry.max_attempts,
+        metavar="N",
+        help="also cap attempts per request (default: only the retry budget bounds them)",
     )
     batching.add_argument(
         "--max-image-mib",
@@ -83,6 +103,18 @@ def channel_config(args: argparse.Namespace) -> ChannelConfig:
     return ChannelConfig(target=args.server, tls=tls)
 
 
+LATEST = "latest"
+
+
+def model_version(text: str) -> int | str:
+    if text == LATEST:
+        return LATEST
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a version number or {LATEST!r}") from None
+
+
 def add_features_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
     """``--features``: which layer the SVM works on (train, classify)."""
     parser.add_argument(
@@ -97,11 +129,13 @@ def add_features_argument(parser: argparse.ArgumentParser, default: str | None) 
 
 def signature_spec(args: argparse.Namespace, features: str = DEFAULT_FEATURES) -> SignatureSpec:
     """``features`` names the output to request and, without --signature, the signature."""
+    version = args.model_version
     return SignatureSpec(
         model_name=args.model_name,
         signature_name=args.signature or FEATURE_SIGNATURES[features],
-        version=args.model_version,
+        version=version if isinstance(version, int) else None,
         version_label=args.model_version_label,
+        latest=version == LATEST,
         output_name=features,
     )
 
@@ -115,7 +149,7 @@ def featurizer_config(
         batch_timeout_ms=args.batch_timeout_ms,
         max_in_flight=args.max_in_flight,
         deadline_s=args.deadline,
-        retry=RetryPolicy(max_attempts=args.max_attempts),
+        retry=RetryPolicy(budget_s=args.retry_budget, max_attempts=args.max_attempts),
     )
 
 

@@ -15,7 +15,6 @@ from inception_svm_client.commands import (
     EXIT_PARTIAL,
     EXIT_USAGE,
     options,
-    server_error_message,
 )
 from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
@@ -102,11 +101,7 @@ def train(config: TrainConfig) -> int:
         _log.error("%s", error)
         return EXIT_PARTIAL
     except ClientError as error:
-        model = config.featurizer.signature.model_name
-        _log.error(
-            "cannot featurize through %s",
-            server_error_message(error, config.channel.target, model),
-        )
+        _log.error("cannot featurize through %s: %s", config.channel.target, error)
         return EXIT_USAGE
     config.output.parent.mkdir(parents=True, exist_ok=True)
     config.output.write_bytes(trained.onnx_bytes)

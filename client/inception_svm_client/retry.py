@@ -1,0 +1,171 @@
+"""Which failures are retried, split or final, and the time budget retries share.
+
+Retries are bounded by time rather than attempts because what they ride out is measured in
+seconds (a pod restart, a frozen process, a network partition), while the number of
+attempts that fit in those seconds depends on backoff, jitter and gRPC's own reconnect
+timing. One ``RetryBudget`` is shared by every batch of a stream: a dead server ends the
+whole stream after ``budget_s``, not after ``budget_s`` per batch.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from inception_svm_client.config import RetryPolicy
+from inception_svm_client.errors import RETRY_BUDGET_EXHAUSTED, ClientError
+
+T = TypeVar("T")
+# A call cut short by an interrupt: it has no outcome from the server.
+INTERRUPTED = "INTERRUPTED"
+RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
+# The server refused the batch's content: splitting finds the image(s) responsible.
+SPLITTABLE_CODES = frozenset({"INVALID_ARGUMENT"})
+
+
+def is_oversize(error: ClientError) -> bool:
+    return error.code == "RESOURCE_EXHAUSTED" and "larger than max" in error.details
+
+
+def should_split(error: ClientError) -> bool:
+    return error.code in SPLITTABLE_CODES or is_oversize(error)
+
+
+def should_retry(error: ClientError) -> bool:
+    return error.code in RETRYABLE_CODES and not is_oversize(error)
+
+
+class BudgetExhaustedError(ClientError):
+    """Retries ran out of time; ``cause`` is the first failure of the outage (the useful
+    diagnostic: "connection refused" says more than the DEADLINE_EXCEEDED of a later
+    wait-for-ready attempt)."""
+
+    def __init__(self, budget_s: float, cause: ClientError) -> None:
+        super().__init__(
+            RETRY_BUDGET_EXHAUSTED,
+            f"retry budget of {budget_s:g} s exhausted; first failure {cause.code}: "
+            f"{cause.details}",
+        )
+        self.cause = cause
+
+
+class RetryBudget:
+    """The outage clock of one stream; thread-safe (batches resolve on a pool).
+
+    ``exhausted`` is sticky: once the budget has run out the stream stops sending, even if
+    a late batch succeeds, so the caller sees one clear end instead of a trickle."""
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
+    ) -> None:
+        """``on_outage`` is called once when an outage starts (a restart shows in a bulk
+        job's log as one line, not one per retry)."""
+        self.policy = policy
+        self._on_outage = on_outage
+        self._clock = clock
+        self._random = rng or random.Random()
+        self._lock = threading.Lock()
+        self._outage_since: float | None = None
+        self._first_failure: ClientError | None = None
+        self.exhausted: BudgetExhaustedError | None = None
+        self.served = False
+
+    def retryable(self, error: ClientError) -> bool:
+        """Transient codes, plus NOT_FOUND once this stream has been served: the model it
+        was using is missing because the server restarted and is still loading it (the
+        stand-in answers NOT_FOUND then, TF Serving refuses connections). If the version
+        really was retired, the records still say so: the first failure is named when the
+        budget runs out."""
+        return should_retry(error) or (self.served and error.code == "NOT_FOUND")
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self.served = True
+            self._outage_since = None
+            self._first_failure = None
+
+    def failed(self, error: ClientError) -> float:
+        """Record a retryable failure; returns the seconds left, raises BudgetExhaustedError
+        when none are."""
+        with self._lock:
+            if self.exhausted is not None:
+                raise self.exhausted
+            now = self._clock()
+            if self._outage_since is None:
+                self._outage_since, self._first_failure = now, error
+                if self._on_outage is not None:
+                    self._on_outage(error)
+            left = self.policy.budget_s - (now - self._outage_since)
+            if left <= 0:
+                self.exhausted = BudgetExhaustedError(
+                    self.policy.budget_s, self._first_failure or error
+                )
+                raise self.exhausted
+            return left
+
+    def remaining_s(self) -> float:
+        """Seconds left in the current outage (the whole budget when there is none)."""
+        with self._lock:
+            if self._outage_since is None:
+                return self.policy.budget_s
+            return max(0.0, self.policy.budget_s - (self._clock() - self._outage_since))
+
+    def backoff_s(self, attempt: int, left_s: float) -> float:
+        cap = min(self.policy.max_backoff_s, self.policy.initial_backoff_s * 2**attempt)
+        return min(left_s, self._random.uniform(0, cap))
+
+    def may_attempt(self, attempt: int) -> bool:
+        limit = self.policy.max_attempts
+        return limit is None or attempt < limit
+
+
+class InterruptedCall(ClientError):
+    def __init__(self) -> None:
+        super().__init__(INTERRUPTED, "interrupted before the server answered")
+
+
+# (timeout_s, wait_for_ready) -> result; raises ClientError.
+Attempt = Callable[[float, bool], T]
+
+
+def call_with_retry(
+    attempt: Attempt[T], budget: RetryBudget, deadline_s: float, stop: threading.Event
+) -> T:
+    """Retry ``attempt`` on transient failures until it succeeds or the budget runs out.
+
+    After the first transient failure the next attempts wait for the channel to be ready
+    (gRPC's wait-for-ready), with a timeout that never passes the end of the budget: the
+    call goes out the moment gRPC reconnects instead of after a blind sleep, and a server
+    that is gone is reported when the budget ends, not a deadline later."""
+    number = 0
+    wait_for_ready = False
+    while True:
+        if budget.exhausted is not None:
+            raise budget.exhausted
+        if stop.is_set():
+            raise InterruptedCall()
+        timeout = deadline_s
+        if wait_for_ready:
+            timeout = max(0.01, min(timeout, budget.remaining_s()))
+        try:
+            result = attempt(timeout, wait_for_ready)
+        except ClientError as error:
+            if not budget.retryable(error):
+                raise
+            left = budget.failed(error)
+            number += 1
+            if not budget.may_attempt(number):
+                raise
+            if stop.wait(budget.backoff_s(number - 1, left)):
+                raise InterruptedCall() from None
+            wait_for_ready = True
+            continue
+        budget.succeeded()
+        return result
