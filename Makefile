@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 # Packages installed without their declared dependencies: tensorflow-serving-api (listed in
-# requirements/exporter-no-deps.txt, shared with the exporter image) and
+# requirements/exporter-no-deps.txt, shared with the exporter image's install step) and
 # tf-keras would otherwise pull the full `tensorflow` wheel next to tensorflow-cpu;
 # tf-slim/tf-keras are only used by the tests to build TF-Slim's reference graph.
 NO_DEPS := tf-slim==1.1.0 tf-keras==2.21.0
@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
+$(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS) requirements/exporter-no-deps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train]' -e '.[dev]'
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS) -r requirements/exporter-no-deps.txt

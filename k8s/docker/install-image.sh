@@ -6,11 +6,26 @@
 # Runs from the build context root (the repository root, or a copy of what the Dockerfile
 # COPYs); $PYTHON is the interpreter to install into (default: python). Every version comes
 # from requirements/constraints.txt.
+# $WHEELHOUSE (optional; the tests set it, the images do not): a directory of wheels that
+# is filled on first use and then installed from without the index, like a CI wheel cache,
+# so that repeated test runs do not download TensorFlow again.
 set -eu
 PYTHON="${PYTHON:-python}"
+WHEELHOUSE="${WHEELHOUSE:-}"
+pip() {
+    "$PYTHON" -m pip --disable-pip-version-check --no-input --quiet "$@"
+}
 pip_install() {
-    "$PYTHON" -m pip install --disable-pip-version-check --no-input --quiet \
-        -c requirements/constraints.txt "$@"
+    if [ -n "$WHEELHOUSE" ]; then
+        # setuptools/wheel: the local projects' build requirements, for index-less builds.
+        pip download --no-index --find-links "$WHEELHOUSE" -d "$WHEELHOUSE" \
+            -c requirements/constraints.txt "setuptools>=68" wheel "$@" >/dev/null 2>&1 ||
+            pip download --find-links "$WHEELHOUSE" -d "$WHEELHOUSE" \
+                -c requirements/constraints.txt "setuptools>=68" wheel "$@"
+        pip install --no-index --find-links "$WHEELHOUSE" -c requirements/constraints.txt "$@"
+    else
+        pip install -c requirements/constraints.txt "$@"
+    fi
 }
 case "${1:-}" in
     client)
