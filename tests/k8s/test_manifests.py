@@ -179,3 +179,18 @@ def test_argocd_application_syncs_a_rendered_example() -> None:
 def test_canary_example_installs_both_labelled_versions() -> None:
     objects = render(K8S_DIR / "examples" / "canary")
     assert (config_map_data(objects, "model-source") or {})["MODEL_VERSIONS"].split() == ["1", "2"]
+
+
+DOC_RENDER_COMMAND = re.compile(r"kubectl (?:apply -k|kustomize) (k8s/[\w./-]+)")
+
+
+def test_every_documented_render_or_apply_command_renders() -> None:
+    """Each `kubectl apply -k DIR` / `kubectl kustomize DIR` in the READMEs, as written."""
+    documented = {
+        match.group(1).rstrip(".")
+        for doc in (REPO_ROOT / "README.md", K8S_DIR / "README.md")
+        for match in DOC_RENDER_COMMAND.finditer(doc.read_text())
+    }
+    assert {"k8s/overlays/gpu", "k8s/examples/exporter-job"} <= documented
+    for directory in sorted(documented):
+        assert render(REPO_ROOT / directory), f"{directory} rendered nothing"
