@@ -6,10 +6,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
-# Packages installed without their declared dependencies: tensorflow-serving-api and
+# Packages installed without their declared dependencies: tensorflow-serving-api (listed in
+# requirements/exporter-no-deps.txt, shared with the exporter image's install step) and
 # tf-keras would otherwise pull the full `tensorflow` wheel next to tensorflow-cpu;
 # tf-slim/tf-keras are only used by the tests to build TF-Slim's reference graph.
-NO_DEPS := tensorflow-serving-api==2.21.0 tf-slim==1.1.0 tf-keras==2.21.0
+NO_DEPS := tf-slim==1.1.0 tf-keras==2.21.0
 
 MODEL_DIR ?= build/models/inception_v1
 CHECKPOINT ?= https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz
@@ -27,10 +28,10 @@ BROWSER_PACKAGES := chromium fonts-dejavu-core
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
+$(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS) requirements/exporter-no-deps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train,report]' -e '.[dev]'
-	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS)
+	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS) -r requirements/exporter-no-deps.txt
 	touch $@
 
 browser:

@@ -62,6 +62,16 @@ class ExportCommand:
             "(default: %(default)s)",
         )
 
+        parser.add_argument(
+            "--warmup-batching-parameters",
+            type=Path,
+            metavar="FILE",
+            help="the server's batching parameters file (e.g. "
+            "serving/batching_parameters_gpu.txt): write a warmup request for every batch "
+            "size it allows, so no batch shape is first compiled under live traffic "
+            "(default: batch sizes 1 and 3)",
+        )
+
     def run(self, args: argparse.Namespace) -> int:
         try:
             config = ExportConfig(
@@ -72,6 +82,7 @@ class ExportCommand:
                 precision=args.precision,
                 sha256=args.sha256,
                 cache_dir=args.cache_dir,
+                warmup_batching_parameters=args.warmup_batching_parameters,
             )
         except ValueError as error:
             print(f"inception-svm export: {error}", file=sys.stderr)
@@ -84,12 +95,13 @@ def export(config: ExportConfig) -> int:
     # Deferred so that `inception-svm --help` does not pay for importing TensorFlow.
     from inception_svm_export.checkpoint import CheckpointError
     from inception_svm_export.saved_model import ExportError, export_saved_model
+    from inception_svm_export.warmup import WarmupError
 
     started = time.monotonic()
     print(f"exporting {config.checkpoint} -> {config.model_dir}", file=sys.stderr)
     try:
         version_dir = export_saved_model(config, report=lambda line: print(line, file=sys.stderr))
-    except (CheckpointError, ExportError) as error:
+    except (CheckpointError, ExportError, WarmupError) as error:
         print(f"inception-svm export: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"exported in {time.monotonic() - started:.1f} s", file=sys.stderr)

@@ -28,6 +28,9 @@ class ExportConfig:
     sha256: str | None = None
     cache_dir: Path = DEFAULT_CACHE_DIR
     show_progress: bool = True
+    # The BatchingParameters file the server will use: warmup records are written for
+    # every batch size it can execute (None: sizes 1 and 3).
+    warmup_batching_parameters: Path | None = None
 
     def __post_init__(self) -> None:
         if self.version is not None and self.version < 1:

@@ -2,7 +2,9 @@
 
 The version directory appears atomically (staged in a hidden sibling, then renamed):
 TF Serving polls MODEL_DIR and would otherwise try to load a half-written version, and
-a failed export must not leave anything that looks like a version behind.
+a failed export must not leave anything that looks like a version behind. Its integrity
+manifest (SHA256SUMS) is written inside the staging directory, so a version directory is
+never visible without one.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
 from inception_svm_export.golden import write_golden
 from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
+from inception_svm_export.integrity import ManifestError, write_manifest
 from inception_svm_export.network import InceptionV1
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import (
@@ -31,7 +34,11 @@ from inception_svm_export.preprocessing import (
     preprocess_batch,
 )
 from inception_svm_export.provenance import WeightsProvenance, checkpoint_provenance
-from inception_svm_export.warmup import write_warmup_requests
+from inception_svm_export.warmup import (
+    DEFAULT_WARMUP_BATCH_SIZES,
+    warmup_batch_sizes,
+    write_warmup_requests,
+)
 
 SERVING_SIGNATURE = "serving_default"
 PIXELS_SIGNATURE = "predict_pixels"
@@ -152,6 +159,7 @@ def export_saved_model(
     version_dir = config.model_dir / str(config.version or next_version(config.model_dir))
     if version_dir.exists():  # before fetching or reading a checkpoint that would be wasted
         raise ExportError(f"{version_dir} already exists; pick another --version")
+    batch_sizes = warmup_batch_sizes(config.warmup_batching_parameters)
     checkpoint_path = resolve_checkpoint(
         config.checkpoint,
         cache_dir=config.cache_dir,
@@ -180,6 +188,7 @@ def export_saved_model(
             folded=config.fold_batchnorm,
             precision=config.precision,
             provenance=provenance,
+            warmup_batch_sizes=batch_sizes,
         )
         (staging / "assets.extra" / METADATA_FILE).write_text(
             json.dumps(
@@ -202,11 +211,17 @@ def export_saved_model(
         )
         write_export_golden(staging, config, provenance, version=int(version_dir.name))
         try:
+            manifest_digest = write_manifest(staging)
+        except ManifestError as error:
+            raise ExportError(str(error)) from None
+        try:
             staging.rename(version_dir)
         except OSError as error:
             raise ExportError(f"cannot create {version_dir}: {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    # The value to pin in the deployment (k8s: MODEL_MANIFEST_SHA256S in model-source).
+    report(f"MODEL_MANIFEST_SHA256={manifest_digest}")
     return version_dir
 
 
@@ -240,6 +255,7 @@ def write_model(
     folded: bool,
     precision: Precision = "fp32",
     provenance: WeightsProvenance,
+    warmup_batch_sizes: tuple[int, ...] = DEFAULT_WARMUP_BATCH_SIZES,
 ) -> None:
     """SavedModel with every signature plus the warmup requests, into ``directory``."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -261,7 +277,10 @@ def write_model(
             },
         )
     write_warmup_requests(
-        directory / "assets.extra", signature_name=SERVING_SIGNATURE, input_key=IMAGES_INPUT
+        directory / "assets.extra",
+        signature_name=SERVING_SIGNATURE,
+        input_key=IMAGES_INPUT,
+        batch_sizes=warmup_batch_sizes,
     )
 
 

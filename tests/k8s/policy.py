@@ -7,72 +7,25 @@ against the bad fixtures in fixtures/bad/ (must not be), proving that each one c
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any
 
 import kubernetes_validate
 
-from tests.k8s.kustomize import Manifest
-from tests.paths import SERVING_DIR
+from tests.k8s import serving_policy
+from tests.k8s.objects import LONG_RUNNING_KINDS, ContainerRef, Rendered, containers, pod_spec_of
 
-Accelerator = Literal["cpu", "gpu"]
-
-SERVING_DEPLOYMENT = "inception-serving"
-SERVING_CONTAINER = "tensorflow-serving"
-SERVING_CONFIGMAP_PREFIX = "tf-serving-config"
-ARGS_FILE = SERVING_DIR / "tensorflow_model_server.args"
-CPU_BATCHING_ARG = "--batching_parameters_file=/config/batching_parameters.txt"
-GPU_BATCHING_ARG = "--batching_parameters_file=/config/batching_parameters_gpu.txt"
 OLDEST_SUPPORTED_K8S = "1.30"
-# Kinds from CRDs that kubernetes-validate has no schema for; listed, never guessed.
-CRD_KINDS = frozenset({("monitoring.coreos.com/v1", "ServiceMonitor")})
-POD_TEMPLATE_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job"})
-LONG_RUNNING_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
-
-
-@dataclasses.dataclass(frozen=True)
-class Rendered:
-    """One rendered kustomization and what it is meant to run on."""
-
-    name: str
-    objects: tuple[Manifest, ...]
-    accelerator: Accelerator = "cpu"
-    # Flags an optional component appends after the documented ones (e.g. TLS).
-    extra_args: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class ContainerRef:
-    workload: str
-    kind: str
-    is_init: bool
-    container: dict[str, Any]
-    pod_spec: dict[str, Any]
-
-    @property
-    def label(self) -> str:
-        role = "initContainer" if self.is_init else "container"
-        return f"{self.workload} {role} {self.container.get('name')}"
-
-
-def pod_spec_of(obj: Manifest) -> dict[str, Any] | None:
-    if obj.get("kind") not in POD_TEMPLATE_KINDS:
-        return None
-    spec: dict[str, Any] = obj["spec"]["template"]["spec"]
-    return spec
-
-
-def containers(objects: tuple[Manifest, ...]) -> Iterator[ContainerRef]:
-    for obj in objects:
-        pod_spec = pod_spec_of(obj)
-        if pod_spec is None:
-            continue
-        workload = f"{obj['kind']}/{obj['metadata']['name']}"
-        for is_init, key in ((True, "initContainers"), (False, "containers")):
-            for container in pod_spec.get(key) or []:
-                yield ContainerRef(workload, obj["kind"], is_init, container, pod_spec)
+# Kinds from CRDs that kubernetes-validate has no schema for. InferenceService is validated
+# against KServe's vendored schema by check_kserve_schema; the others are listed, never
+# guessed.
+CRD_KINDS = frozenset(
+    {
+        ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("argoproj.io/v1alpha1", "Application"),
+        ("serving.kserve.io/v1beta1", "InferenceService"),
+    }
+)
 
 
 def _effective(ref: ContainerRef, field: str) -> Any:
@@ -185,74 +138,6 @@ def check_no_token_mount(rendered: Rendered) -> list[str]:
     return violations
 
 
-def documented_args(accelerator: Accelerator) -> list[str]:
-    """serving/tensorflow_model_server.args, with the one allowed GPU substitution."""
-    lines = [
-        line.strip()
-        for line in ARGS_FILE.read_text().splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if accelerator == "gpu":
-        lines = [GPU_BATCHING_ARG if line == CPU_BATCHING_ARG else line for line in lines]
-    return lines
-
-
-def serving_container(objects: tuple[Manifest, ...]) -> ContainerRef | None:
-    for ref in containers(objects):
-        if (
-            ref.workload == f"Deployment/{SERVING_DEPLOYMENT}"
-            and not ref.is_init
-            and ref.container.get("name") == SERVING_CONTAINER
-        ):
-            return ref
-    return None
-
-
-def check_serving_args(rendered: Rendered) -> list[str]:
-    ref = serving_container(rendered.objects)
-    if ref is None:
-        return []
-    expected = documented_args(rendered.accelerator) + list(rendered.extra_args)
-    actual = list(ref.container.get("args") or [])
-    if actual != expected:
-        return [
-            f"{ref.label}: args {actual} != {ARGS_FILE.name} ({rendered.accelerator}) {expected}"
-        ]
-    if ref.container.get("command") != ["tensorflow_model_server"]:
-        return [f"{ref.label}: command must be the bare server binary, not the image entrypoint"]
-    return []
-
-
-def check_serving_configmap(rendered: Rendered) -> list[str]:
-    """Every key of the serving ConfigMap is a byte-identical copy of serving/<key>."""
-    config_maps = [
-        obj
-        for obj in rendered.objects
-        if obj.get("kind") == "ConfigMap"
-        and obj["metadata"]["name"].startswith(SERVING_CONFIGMAP_PREFIX)
-    ]
-    if serving_container(rendered.objects) is None and not config_maps:
-        return []
-    if len(config_maps) != 1:
-        return [f"expected one {SERVING_CONFIGMAP_PREFIX} ConfigMap, found {len(config_maps)}"]
-    data: dict[str, str] = config_maps[0].get("data") or {}
-    violations = []
-    for key, content in sorted(data.items()):
-        source = SERVING_DIR / Path(key).name
-        if not source.is_file():
-            violations.append(f"ConfigMap key {key} has no source file in serving/")
-        elif content != source.read_text():
-            violations.append(f"ConfigMap key {key} differs from serving/{key}")
-    required = {"models.config", "monitoring.config"}
-    required.add(
-        "batching_parameters_gpu.txt"
-        if rendered.accelerator == "gpu"
-        else "batching_parameters.txt"
-    )
-    violations += [f"ConfigMap lacks {key}" for key in sorted(required - data.keys())]
-    return violations
-
-
 Check = Callable[[Rendered], list[str]]
 
 CHECKS: dict[str, Check] = {
@@ -266,6 +151,5 @@ CHECKS: dict[str, Check] = {
     "capabilities_dropped": check_capabilities_dropped,
     "seccomp": check_seccomp,
     "no_token_mount": check_no_token_mount,
-    "serving_args": check_serving_args,
-    "serving_configmap": check_serving_configmap,
+    **serving_policy.CHECKS,
 }

@@ -1,8 +1,8 @@
 """Each policy rule fails on a fixture that breaks that rule, and only that rule.
 
-Every fixture in fixtures/bad/<check>/ is a kustomize overlay over k8s/overlays/cpu that
-breaks exactly one thing, so a rule that could never fail (or that fails for the wrong
-reason) shows up here.
+Every fixture in fixtures/bad/<check>/ is a kustomize overlay over a shipped overlay or
+example that breaks exactly one thing, so a rule that could never fail (or that fails for
+the wrong reason) shows up here. Fixtures render like everything else: default options.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.k8s.kustomize import render
-from tests.k8s.policy import CHECKS, Rendered
+from tests.k8s.objects import Rendered, accelerator_of
+from tests.k8s.policy import CHECKS
 
 BAD_FIXTURES = Path(__file__).parent / "fixtures" / "bad"
 
@@ -23,7 +24,8 @@ def test_every_check_has_a_bad_fixture() -> None:
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
 def test_check_fails_on_its_bad_fixture_only(check: str) -> None:
-    rendered = Rendered(check, render(BAD_FIXTURES / check), accelerator="cpu")
+    objects = render(BAD_FIXTURES / check)
+    rendered = Rendered(check, objects, accelerator=accelerator_of(objects))
     assert CHECKS[check](rendered), f"check {check!r} did not catch its bad fixture"
     others = {name: other(rendered) for name, other in CHECKS.items() if name != check}
     assert {name: v for name, v in others.items() if v} == {}

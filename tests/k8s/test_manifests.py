@@ -1,19 +1,35 @@
-"""The shipped overlays and examples render, validate and follow every policy rule."""
+"""The shipped overlays and examples render as `kubectl apply -k` renders them, validate,
+and follow every policy rule."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.k8s.kustomize import K8S_DIR, OVERLAYS, example_dirs, render
-from tests.k8s.policy import (
-    CHECKS,
+from tests.k8s.objects import (
     SERVING_CONTAINER,
     Accelerator,
     Rendered,
+    accelerator_of,
+    config_map_data,
     serving_container,
 )
+from tests.k8s.policy import CHECKS
+from tests.paths import REPO_ROOT
+
+ADAPTER_VALUES = K8S_DIR / "overlays" / "gpu" / "prometheus-adapter-values.yaml"
+# TF Serving's metric names, as its Prometheus endpoint writes them ("/" -> ":"), checked in
+# tensorflow/serving: tensorflow_serving/batching/batching_session.cc (queuing_latency) and
+# tensorflow_serving/servables/tensorflow/util.cc (request_count, request_latency).
+TF_SERVING_SERIES = {
+    ":tensorflow:serving:batching_session:queuing_latency_bucket",
+    ":tensorflow:serving:request_count",
+    ":tensorflow:serving:request_latency_bucket",
+}
 
 
 def rendered_overlay(overlay: Accelerator) -> Rendered:
@@ -26,12 +42,10 @@ EXAMPLE_EXTRA_ARGS = {"grpc-tls": ("--ssl_config_file=/tls/ssl_config.pbtxt",)}
 
 def rendered_example(path: Path) -> Rendered:
     objects = render(path)
-    server = serving_container(objects)
-    is_gpu = server is not None and str(server.container["image"]).endswith("-gpu")
     return Rendered(
         path.name,
         objects,
-        accelerator="gpu" if is_gpu else "cpu",
+        accelerator=accelerator_of(objects),
         extra_args=EXAMPLE_EXTRA_ARGS.get(path.name, ()),
     )
 
@@ -72,6 +86,8 @@ def test_overlay_deploys_the_whole_serving_stack(overlay: Accelerator) -> None:
     )
     headless = next(o for o in objects if o["metadata"]["name"] == "inception-serving-headless")
     assert headless["spec"]["clusterIP"] == "None"
+    # Default model delivery needs no ReadWriteMany volume (nor any PVC).
+    assert "PersistentVolumeClaim" not in {obj["kind"] for obj in objects}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -88,8 +104,24 @@ def test_serving_is_probed_through_grpc_health(overlay: Accelerator) -> None:
 def test_examples_cover_every_component() -> None:
     """Each optional component is rendered (and so validated) through some example."""
     components = {p.parent.name for p in (K8S_DIR / "components").glob("*/kustomization.yaml")}
-    examples = {p.name for p in example_dirs()}
-    assert components and components <= examples
+    used = set()
+    for example in example_dirs():
+        kustomization = yaml.safe_load((example / "kustomization.yaml").read_text())
+        used |= {Path(c).name for c in kustomization.get("components") or []}
+    assert components and components <= used
+
+
+def test_nothing_needs_a_load_restrictor_flag() -> None:
+    """No doc, Makefile or test tells anyone to relax kustomize's load restrictor."""
+    offenders = [
+        str(path.relative_to(REPO_ROOT))
+        for pattern in ("*.md", "k8s/**/*", "tests/**/*.py", "Makefile", ".ci/*")
+        for path in REPO_ROOT.glob(pattern)
+        if path.is_file()
+        and path.name != Path(__file__).name
+        and "load-restrictor" in path.read_text(errors="replace")
+    ]
+    assert offenders == []
 
 
 def test_gpu_overlay_differs_only_where_documented() -> None:
@@ -100,13 +132,65 @@ def test_gpu_overlay_differs_only_where_documented() -> None:
     assert gpu.container["image"] == "tensorflow/serving:2.21.0-gpu"
     assert gpu.container["resources"]["limits"]["nvidia.com/gpu"] == "1"
     assert "nvidia.com/gpu" not in cpu.container["resources"]["limits"]
-    assert gpu.pod_spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
-    changed = [
-        (a, b) for a, b in zip(cpu.container["args"], gpu.container["args"], strict=True) if a != b
-    ]
+    assert "nodeSelector" not in gpu.pod_spec
+    cpu_args = cpu.container["args"]
+    common = zip(cpu_args, gpu.container["args"][: len(cpu_args)], strict=True)
+    changed = [(a, b) for a, b in common if a != b]
     assert changed == [
         (
             "--batching_parameters_file=/config/batching_parameters.txt",
             "--batching_parameters_file=/config/batching_parameters_gpu.txt",
         )
     ]
+    extra = gpu.container["args"][len(cpu.container["args"]) :]
+    assert extra == ["--per_process_gpu_memory_fraction=0.4"]
+
+
+def test_gpu_autoscaler_metrics_come_from_the_adapter_rules() -> None:
+    """The HPA asks for exactly the metrics the adapter rules define, and the rules read
+    series that TF Serving really exports."""
+    hpa = next(o for o in rendered_overlay("gpu").objects if o["kind"] == "HorizontalPodAutoscaler")
+    wanted = {m["pods"]["metric"]["name"] for m in hpa["spec"]["metrics"]}
+    rules = yaml.safe_load(ADAPTER_VALUES.read_text())["rules"]["custom"]
+    assert {rule["name"]["as"] for rule in rules} == wanted
+    for rule in rules:
+        series = re.fullmatch(r'\{__name__="([^"]+)",.*\}', rule["seriesQuery"])
+        assert series is not None and series.group(1) in TF_SERVING_SERIES
+
+
+def test_argocd_application_syncs_a_rendered_example() -> None:
+    application = next(
+        o for o in render(K8S_DIR / "examples" / "argocd") if o["kind"] == "Application"
+    )
+    path = REPO_ROOT / application["spec"]["source"]["path"]
+    objects = render(path)
+    waves = {
+        (o["kind"], o["metadata"]["name"]): int(
+            (o["metadata"].get("annotations") or {}).get("argocd.argoproj.io/sync-wave", "0")
+        )
+        for o in objects
+    }
+    # The model is published (export Job) before the Deployment that needs it, after the
+    # ConfigMap it reads.
+    assert waves[("ConfigMap", "model-store")] < waves[("Job", "inception-export-v1")]
+    assert waves[("Job", "inception-export-v1")] < waves[("Deployment", "inception-serving")]
+
+
+def test_canary_example_installs_both_labelled_versions() -> None:
+    objects = render(K8S_DIR / "examples" / "canary")
+    assert (config_map_data(objects, "model-source") or {})["MODEL_VERSIONS"].split() == ["1", "2"]
+
+
+DOC_RENDER_COMMAND = re.compile(r"kubectl (?:apply -k|kustomize) (k8s/[\w./-]+)")
+
+
+def test_every_documented_render_or_apply_command_renders() -> None:
+    """Each `kubectl apply -k DIR` / `kubectl kustomize DIR` in the READMEs, as written."""
+    documented = {
+        match.group(1).rstrip(".")
+        for doc in (REPO_ROOT / "README.md", K8S_DIR / "README.md")
+        for match in DOC_RENDER_COMMAND.finditer(doc.read_text())
+    }
+    assert {"k8s/overlays/gpu", "k8s/examples/exporter-job"} <= documented
+    for directory in sorted(documented):
+        assert render(REPO_ROOT / directory), f"{directory} rendered nothing"
