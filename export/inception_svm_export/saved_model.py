@@ -20,7 +20,7 @@ from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
-from inception_svm_export.network import InceptionV1
+from inception_svm_export.network import SUB_BATCH_SIZE, InceptionV1, in_sub_batches
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import MAX_IMAGE_PIXELS, preprocess_batch
 from inception_svm_export.warmup import write_warmup_requests
@@ -41,7 +41,12 @@ class InceptionV1Serving(tf.Module):
     """Inception v1 with in-graph preprocessing; both entry points return logits."""
 
     def __init__(
-        self, weights: Mapping[str, np.ndarray], *, folded: bool, precision: Precision = "fp32"
+        self,
+        weights: Mapping[str, np.ndarray],
+        *,
+        folded: bool,
+        precision: Precision = "fp32",
+        sub_batch_size: int = SUB_BATCH_SIZE,
     ) -> None:
         super().__init__(name="inception_v1")
         self.weights = {
@@ -53,6 +58,7 @@ class InceptionV1Serving(tf.Module):
         self._network = InceptionV1(
             self.weights, folded=folded, compute_dtype=COMPUTE_DTYPES[precision]
         )
+        self._sub_batch_size = sub_batch_size
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
     def predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -68,9 +74,12 @@ class InceptionV1Serving(tf.Module):
 
     def _logits(self, batch: tf.Tensor, to_pixels: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
         # An empty batch skips the network entirely: TF 2.21's oneDNN Conv2D mis-shapes N=0.
+        # Preprocessing and network run per sub-batch, so peak memory does not grow with N.
         return tf.cond(
             tf.shape(batch)[0] > 0,
-            lambda: self._network(to_pixels(batch)),
+            lambda: in_sub_batches(
+                batch, lambda chunk: self._network(to_pixels(chunk)), self._sub_batch_size
+            ),
             lambda: tf.zeros([0, NUM_CLASSES], tf.float32),
         )
 

@@ -86,12 +86,23 @@ class Servable:
             scheduler.close()
 
 
-def _numeric_versions(base_path: Path) -> list[int]:
+def _numeric_versions(base_path: Path) -> list[int] | None:
+    """The version directories under ``base_path``; None when it cannot be listed."""
     try:
         entries = list(base_path.iterdir())
     except OSError:
-        return []
+        return None
     return [int(p.name) for p in entries if p.is_dir() and p.name.isdigit()]
+
+
+@dataclass
+class _Retry:
+    """A version whose load failed: when it may be tried again, and how many tries are left.
+    Kept per version so that one that cannot load never delays another (each poll tries each
+    aspired version at most once, without sleeping), and dropped when its directory goes."""
+
+    failures: int
+    next_attempt_at: float
 
 
 class ModelManager:
@@ -114,6 +125,8 @@ class ModelManager:
         self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
         self._status: dict[str, dict[int, VersionStatus]] = {m.name: {} for m in models}
         self._failed: set[tuple[str, int]] = set()
+        self._retries: dict[tuple[str, int], _Retry] = {}
+        self._unlistable: set[str] = set()  # models whose base path was reported missing
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -203,12 +216,19 @@ class ModelManager:
             self._status[name][status.version] = status
 
     def _reconcile(self, config: ModelConfig) -> None:
-        aspired = set(config.policy.select(_numeric_versions(config.base_path)))
+        found = _numeric_versions(config.base_path)
+        self._report_base_path(config, found)
+        on_disk = set(found or ())
+        aspired = set(config.policy.select(sorted(on_disk)))
+        self._forget_gone(config.name, on_disk)
         with self._lock:
             loaded = set(self._serving[config.name])
-        for version in sorted(aspired - loaded):
-            if (config.name, version) not in self._failed:
-                self._load(config, version)
+        for version in sorted(aspired - loaded, reverse=True):  # the newest first
+            key = (config.name, version)
+            retry = self._retries.get(key)
+            if key in self._failed or (retry and retry.next_attempt_at > time.monotonic()):
+                continue
+            self._load(config, version)
         with self._lock:
             available = set(self._serving[config.name])
             retire = available - aspired if available & aspired else set()
@@ -216,32 +236,70 @@ class ModelManager:
         for servable in retired:
             self._unload(config.name, servable)
 
+    def _report_base_path(self, config: ModelConfig, found: list[int] | None) -> None:
+        """Name a missing or empty base path in the log once, not on every poll."""
+        if found:
+            self._unlistable.discard(config.name)
+            return
+        if config.name in self._unlistable:
+            return
+        self._unlistable.add(config.name)
+        what = "does not exist or cannot be listed" if found is None else "has no version dirs"
+        log_event(
+            "model_base_path_unusable",
+            model=config.name,
+            base_path=str(config.base_path),
+            detail=f"base path {what}; waiting for a numeric version directory",
+        )
+
+    def _forget_gone(self, name: str, on_disk: set[int]) -> None:
+        """A version directory that was deleted stops its load retries (and may be retried
+        afresh if it comes back)."""
+        for key in [k for k in self._retries if k[0] == name and k[1] not in on_disk]:
+            del self._retries[key]
+            self._set_status(name, VersionStatus(key[1], "END", "version directory removed"))
+            log_event("model_load_abandoned", model=name, version=key[1], reason="removed")
+        self._failed = {k for k in self._failed if k[0] != name or k[1] in on_disk}
+
     def _load(self, config: ModelConfig, version: int) -> None:
-        """Load, warm up, publish; retried like TF Serving's --max_num_load_retries, so a
-        version directory still being copied loads once the copy is complete. After the
-        last retry the version is END with its error and is not tried again."""
+        """One load attempt: load, warm up, publish. A failure is retried on a later poll,
+        like TF Serving's --max_num_load_retries, so a version directory still being copied
+        loads once the copy is complete; after the last retry the version is END with its
+        error and is not tried again unless its directory is removed and comes back."""
         name = config.name
+        key = (name, version)
+        retry = self._retries.get(key)
         self._set_status(name, VersionStatus(version, "LOADING"))
-        log_event("model_loading", model=name, version=version)
-        attempts = self._max_load_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                servable, warmup_seconds, replayed = self._load_once(config, version)
-                break
-            except Exception as error:  # a bad export must not take the server down
-                if attempt < attempts and not self._stop.wait(self._load_retry_interval_s):
-                    log_event(
-                        "model_load_retry",
-                        model=name,
-                        version=version,
-                        attempt=attempt,
-                        error=str(error),
-                    )
-                    continue
-                self._failed.add((name, version))
-                self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
-                log_event("model_load_failed", model=name, version=version, error=str(error))
+        log_event(
+            "model_loading",
+            model=name,
+            version=version,
+            attempt=1 + (retry.failures if retry else 0),
+        )
+        try:
+            servable, warmup_seconds, replayed = self._load_once(config, version)
+        except Exception as error:  # a bad export must not take the server down
+            failures = 1 + (retry.failures if retry else 0)
+            if failures <= self._max_load_retries:
+                self._retries[key] = _Retry(
+                    failures, time.monotonic() + self._load_retry_interval_s
+                )
+                self._set_status(name, VersionStatus(version, "LOADING"))
+                log_event(
+                    "model_load_retry",
+                    model=name,
+                    version=version,
+                    attempt=failures,
+                    retry_in_s=self._load_retry_interval_s,
+                    error=str(error),
+                )
                 return
+            self._retries.pop(key, None)
+            self._failed.add(key)
+            self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
+            log_event("model_load_failed", model=name, version=version, error=str(error))
+            return
+        self._retries.pop(key, None)
         with self._lock:
             self._serving[name][version] = servable
             self._status[name][version] = VersionStatus(version, "AVAILABLE")

@@ -7,6 +7,7 @@ SavedModel loader, so results are bit-identical to ``tf.saved_model.load`` in-pr
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
+from inception_svm_export.preprocessing import header_dimensions
 from inception_svm_serving.errors import Internal, InvalidArgument
 
 SERVE_TAG = "serve"
@@ -118,3 +120,29 @@ def _op_error_text(message: str) -> str:
     lines = [line.strip() for line in message.splitlines()]
     kept = [line for line in lines if line and not line.startswith(noise)]
     return " ".join(kept) or message
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+def _header_pixels(images: tf.Tensor) -> tf.Tensor:
+    def pixels(data: tf.Tensor) -> tf.Tensor:
+        width, height = header_dimensions(data)
+        return width * height
+
+    return tf.map_fn(pixels, images, fn_output_signature=tf.int64)
+
+
+def encoded_image_pixels(values: np.ndarray) -> int:
+    """Decoded pixels of a string tensor's elements, read from their headers with the same
+    parser the SavedModel uses, so admission and the graph agree on an image's size. What is
+    not a recognisable image header counts 0: the decoder rejects it with its own message."""
+    flat = [bytes(v) for v in np.asarray(values, dtype=object).reshape(-1)]
+    if not flat:
+        return 0
+    try:
+        return int(tf.reduce_sum(_header_pixels(tf.constant(flat, tf.string))))
+    except tf.errors.InvalidArgumentError:  # a corrupt JPEG header: count image by image
+        total = 0
+        for item in flat:
+            with contextlib.suppress(tf.errors.InvalidArgumentError):
+                total += int(_header_pixels(tf.constant([item], tf.string))[0])
+        return total
