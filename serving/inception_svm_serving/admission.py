@@ -22,7 +22,7 @@ import numpy as np
 from inception_svm_serving.config import RequestLimits
 from inception_svm_serving.errors import InvalidArgument, ResourceExhausted
 
-PixelCounter = Callable[[np.ndarray], int]
+ImageSizes = Callable[[np.ndarray], list[tuple[int, int]]]  # (width, height) per element
 # Trim the heap once this much was decoded since the last trim: small requests (the normal
 # traffic) never pay for it, a large one always leaves RSS near its baseline.
 _TRIM_AFTER_PIXELS = 32 * 1024 * 1024
@@ -41,11 +41,11 @@ class Admission:
     def __init__(
         self,
         limits: RequestLimits,
-        count_pixels: PixelCounter,
+        image_sizes: ImageSizes,
         release_memory: Callable[[], object] = lambda: None,
     ) -> None:
         self._limits = limits
-        self._count_pixels = count_pixels
+        self._image_sizes = image_sizes
         self._release_memory = release_memory
         self._room = threading.Condition()
         self._images = 0
@@ -62,11 +62,15 @@ class Admission:
                 f"request has {images} images; the limit is {limits.max_request_batch_size} "
                 "per request (max_request_batch_size): split it into smaller requests"
             )
-        pixels = sum(self._count_pixels(v) for v in inputs.values() if _is_bytes(v))
+        sizes = [size for v in inputs.values() if _is_bytes(v) for size in self._image_sizes(v)]
+        pixels = sum(width * height for width, height in sizes)
         if pixels > limits.max_request_pixels:
+            index = max(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1])
+            width, height = sizes[index]
             raise InvalidArgument(
-                f"request decodes to {pixels} pixels; the limit is {limits.max_request_pixels} "
-                "per request (max_request_pixels): send fewer or smaller images per request"
+                f"request decodes to {pixels} pixels (largest: image {index}, "
+                f"{width}x{height}); the limit is {limits.max_request_pixels} pixels per "
+                "request (max_request_pixels): send fewer or smaller images per request"
             )
         return images, pixels
 

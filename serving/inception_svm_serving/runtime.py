@@ -7,7 +7,6 @@ SavedModel loader, so results are bit-identical to ``tf.saved_model.load`` in-pr
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -123,26 +122,29 @@ def _op_error_text(message: str) -> str:
 
 
 @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-def _header_pixels(images: tf.Tensor) -> tf.Tensor:
-    def pixels(data: tf.Tensor) -> tf.Tensor:
-        width, height = header_dimensions(data)
-        return width * height
-
-    return tf.map_fn(pixels, images, fn_output_signature=tf.int64)
+def _header_sizes(images: tf.Tensor) -> tf.Tensor:
+    return tf.map_fn(
+        lambda data: tf.stack(header_dimensions(data)), images, fn_output_signature=tf.int64
+    )
 
 
-def encoded_image_pixels(values: np.ndarray) -> int:
-    """Decoded pixels of a string tensor's elements, read from their headers with the same
+def encoded_image_sizes(values: np.ndarray) -> list[tuple[int, int]]:
+    """(width, height) of a string tensor's elements, read from their headers with the same
     parser the SavedModel uses, so admission and the graph agree on an image's size. What is
-    not a recognisable image header counts 0: the decoder rejects it with its own message."""
+    not a recognisable image header counts (0, 0): the decoder rejects it with its own
+    message."""
     flat = [bytes(v) for v in np.asarray(values, dtype=object).reshape(-1)]
     if not flat:
-        return 0
+        return []
     try:
-        return int(tf.reduce_sum(_header_pixels(tf.constant(flat, tf.string))))
-    except tf.errors.InvalidArgumentError:  # a corrupt JPEG header: count image by image
-        total = 0
+        sizes = _header_sizes(tf.constant(flat, tf.string)).numpy()
+        return [(int(w), int(h)) for w, h in sizes]
+    except tf.errors.InvalidArgumentError:  # a corrupt JPEG header: read image by image
+        result = []
         for item in flat:
-            with contextlib.suppress(tf.errors.InvalidArgumentError):
-                total += int(_header_pixels(tf.constant([item], tf.string))[0])
-        return total
+            try:
+                width, height = _header_sizes(tf.constant([item], tf.string)).numpy()[0]
+                result.append((int(width), int(height)))
+            except tf.errors.InvalidArgumentError:
+                result.append((0, 0))
+        return result

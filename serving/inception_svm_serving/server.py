@@ -27,7 +27,7 @@ from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.model_manager import ModelManager
 from inception_svm_serving.rest import RestApi
 from inception_svm_serving.rest_http import RestServer
-from inception_svm_serving.runtime import encoded_image_pixels
+from inception_svm_serving.runtime import encoded_image_sizes
 from inception_svm_serving.servicer import build_servicers
 
 _GRACE_S = 5.0
@@ -64,7 +64,7 @@ def serve(options: ServerOptions) -> int:
         load_retry_interval_s=options.load_retry_interval_micros / 1e6,
     )
     trimmer = HeapTrimmer()
-    plane = DataPlane(manager, Admission(options.limits, encoded_image_pixels, trimmer.request))
+    plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))
     health = HealthState()
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.grpc_max_threads),
