@@ -128,12 +128,21 @@ def _header_sizes(images: tf.Tensor) -> tf.Tensor:
     )
 
 
+def _as_bytes(value: Any) -> bytes:
+    """An element of a string tensor as bytes; anything else counts as no image (b"")."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", errors="replace")
+    return b""
+
+
 def encoded_image_sizes(values: np.ndarray) -> list[tuple[int, int]]:
     """(width, height) of a string tensor's elements, read from their headers with the same
     parser the SavedModel uses, so admission and the graph agree on an image's size. What is
     not a recognisable image header counts (0, 0): the decoder rejects it with its own
     message."""
-    flat = [bytes(v) for v in np.asarray(values, dtype=object).reshape(-1)]
+    flat = [_as_bytes(v) for v in np.asarray(values, dtype=object).reshape(-1)]
     if not flat:
         return []
     try:
