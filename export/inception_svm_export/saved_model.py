@@ -26,7 +26,7 @@ from inception_svm_export.config import ExportConfig, Precision
 from inception_svm_export.golden import write_golden
 from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
 from inception_svm_export.integrity import ManifestError, write_manifest
-from inception_svm_export.network import InceptionV1
+from inception_svm_export.network import SUB_BATCH_SIZE, InceptionV1, in_sub_batches
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import (
     MAX_IMAGE_PIXELS,
@@ -76,6 +76,7 @@ class InceptionV1Serving(tf.Module):
         precision: Precision = "fp32",
         labels_path: Path,
         weights_description: str,
+        sub_batch_size: int = SUB_BATCH_SIZE,
     ) -> None:
         super().__init__(name="inception_v1")
         self.weights = {
@@ -87,6 +88,7 @@ class InceptionV1Serving(tf.Module):
         self._network = InceptionV1(
             self.weights, folded=folded, compute_dtype=COMPUTE_DTYPES[precision]
         )
+        self._sub_batch_size = sub_batch_size
         self._init_imagenet(labels_path, weights_description)
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
@@ -103,9 +105,12 @@ class InceptionV1Serving(tf.Module):
 
     def _logits(self, batch: tf.Tensor, to_pixels: Callable[[tf.Tensor], tf.Tensor]) -> tf.Tensor:
         # An empty batch skips the network entirely: TF 2.21's oneDNN Conv2D mis-shapes N=0.
+        # Preprocessing and network run per sub-batch, so peak memory does not grow with N.
         return tf.cond(
             tf.shape(batch)[0] > 0,
-            lambda: self._network(to_pixels(batch)),
+            lambda: in_sub_batches(
+                batch, lambda chunk: self._network(to_pixels(chunk)), self._sub_batch_size
+            ),
             lambda: tf.zeros([0, NUM_CLASSES], tf.float32),
         )
 
@@ -129,10 +134,15 @@ class InceptionV1Serving(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=IMAGES_INPUT)])
     def predict_features(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        # The same empty-batch guard as ``_logits``, one layer earlier.
+        # The same empty-batch guard and sub-batches as ``_logits``, one layer earlier.
         prelogits = tf.cond(
             tf.shape(images)[0] > 0,
-            lambda: self._network.prelogits(preprocess_batch(images)),
+            lambda: in_sub_batches(
+                images,
+                lambda chunk: self._network.prelogits(preprocess_batch(chunk)),
+                self._sub_batch_size,
+                width=PRELOGITS_DIM,
+            ),
             lambda: tf.zeros([0, PRELOGITS_DIM], tf.float32),
         )
         return {LOGITS_OUTPUT: self._network.classifier(prelogits), PRELOGITS_OUTPUT: prelogits}

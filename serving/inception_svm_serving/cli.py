@@ -28,7 +28,9 @@ class ServeCommand:
     def run(self, args: argparse.Namespace) -> int:
         from inception_svm_serving.errors import ConfigError
         from inception_svm_serving.flags import options_from_args
+        from inception_svm_serving.memory import prefer_system_allocator
 
+        prefer_system_allocator()  # before anything imports TensorFlow
         try:
             options = options_from_args(args)
             from inception_svm_serving.server import serve  # imports TF: only when serving

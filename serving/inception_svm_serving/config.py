@@ -70,10 +70,13 @@ class BatchingOptions:
         return self.max_batch_size
 
     def __post_init__(self) -> None:
-        if self.max_batch_size < 1 or self.num_batch_threads < 1 or self.max_enqueued_batches < 1:
-            raise ConfigError(
-                "max_batch_size, num_batch_threads and max_enqueued_batches must be >= 1"
-            )
+        for what, value, most in (
+            ("max_batch_size", self.max_batch_size, MAX_BATCH_SIZE),
+            ("num_batch_threads", self.num_batch_threads, MAX_BATCH_THREADS),
+            ("max_enqueued_batches", self.max_enqueued_batches, MAX_ENQUEUED_BATCHES),
+        ):
+            if not 1 <= value <= most:
+                raise ConfigError(f"batching parameter {what} must be in [1, {most}], got {value}")
         if self.batch_timeout_micros < 0:
             raise ConfigError("batch_timeout_micros must be >= 0")
         if self.max_execution_batch_size is not None and not (
@@ -98,6 +101,51 @@ class BatchingOptions:
                     f"the last entry of allowed_batch_sizes ({sizes[-1]}) must equal "
                     f"{what} ({limit})"
                 )
+
+
+# Absurd values are refused at start (exit 2) rather than tried: 100,000 batch threads would
+# each hold a stack and spin up before a single request is served.
+MAX_BATCH_THREADS = 1024
+MAX_BATCH_SIZE = 1_000_000
+MAX_ENQUEUED_BATCHES = 1_000_000
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """What one request, and all requests together, may make the server do (stand-in only;
+    see README "Server limits"). Checked before anything is decoded.
+
+    ``max_request_batch_size`` applies with batching off as well (TF Serving's own limit,
+    max_batch_size, exists only with batching on). Pixels are counted from the image headers:
+    the default of four maximum-size images (4 x 8192², 268 M pixels: a client batch of 32
+    photos of 8 MP) bounds what one request, and all requests in flight together, may ask the
+    graph to decode (a merged batch is made of admitted requests, so the same bound holds per
+    batch). ``max_inflight_images`` bounds the rows admitted at once, whatever their size;
+    the activations of a running request are bounded by the SavedModel itself, which runs the
+    network over sub-batches of 32 rows (export/inception_svm_export/network.py). A request
+    beyond a per-request limit gets INVALID_ARGUMENT (the client splits such a batch); one
+    that waits more than ``admission_timeout_s`` for in-flight room gets RESOURCE_EXHAUSTED.
+    """
+
+    max_request_batch_size: int = 1000
+    max_request_pixels: int = 4 * 8192 * 8192
+    max_inflight_pixels: int = 4 * 8192 * 8192
+    max_inflight_images: int = 1024
+    admission_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if min(self.max_request_batch_size, self.max_request_pixels, self.max_inflight_images) < 1:
+            raise ConfigError("request limits must be >= 1")
+        if self.max_inflight_pixels < self.max_request_pixels:
+            raise ConfigError(
+                f"--max_inflight_pixels ({self.max_inflight_pixels}) must be >= "
+                f"--max_request_pixels ({self.max_request_pixels})"
+            )
+        if self.max_inflight_images < self.max_request_batch_size:
+            raise ConfigError(
+                f"--max_inflight_images ({self.max_inflight_images}) must be >= "
+                f"--max_request_batch_size ({self.max_request_batch_size})"
+            )
 
 
 @dataclass(frozen=True)
@@ -130,6 +178,7 @@ class ServerOptions:
     enable_model_warmup: bool = True
     num_request_iterations_for_warmup: int = 1
     host: str = "0.0.0.0"
+    limits: RequestLimits = RequestLimits()
     ssl: SslOptions | None = None
     max_num_load_retries: int = 5
     load_retry_interval_micros: int = 60_000_000

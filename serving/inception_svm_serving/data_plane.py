@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from inception_svm_serving.admission import Admission
 from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
 from inception_svm_serving.model_manager import ModelManager, VersionStatus
 from inception_svm_serving.runtime import DEFAULT_SIGNATURE, SignatureSpec, TensorSpec
@@ -95,8 +96,9 @@ def validate_inputs(signature: SignatureSpec, inputs: Mapping[str, np.ndarray]) 
 
 
 class DataPlane:
-    def __init__(self, manager: ModelManager) -> None:
+    def __init__(self, manager: ModelManager, admission: Admission) -> None:
         self._manager = manager
+        self._admission = admission
 
     def predict(
         self,
@@ -115,11 +117,12 @@ class DataPlane:
                 raise InvalidArgument(
                     f"output tensor alias not found in signature: {', '.join(unknown)}"
                 )
-            try:
-                outputs = servable.execute(signature.name, inputs)
-            except InvalidArgument as error:
-                names = "', '".join(signature.inputs)
-                raise InvalidArgument(f"input '{names}': {error.message}") from error
+            with self._admission.admit(inputs):
+                try:
+                    outputs = servable.execute(signature.name, inputs)
+                except InvalidArgument as error:
+                    names = "', '".join(signature.inputs)
+                    raise InvalidArgument(f"input '{names}': {error.message}") from error
             version = servable.version
         if output_filter:
             wanted = set(output_filter)

@@ -101,5 +101,9 @@ def request_failed(
 
 
 def rest_error_body(error: ServingError) -> bytes:
+    return error_json(error.message)
+
+
+def error_json(message: str) -> bytes:
     """TF Serving's REST error shape: ``{"error": "<message>"}``."""
-    return json.dumps({"error": error.message}).encode("utf-8")
+    return json.dumps({"error": message}).encode("utf-8")

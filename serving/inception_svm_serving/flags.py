@@ -5,8 +5,11 @@ never silently ignored. Stand-in meanings that differ from the real server:
 ``--grpc_max_threads`` sizes the gRPC handler thread pool; ``--grpc_channel_arguments`` is
 passed to grpcio as server options (ints where they parse, like the real server); with neither
 max message length given, the stand-in uses 64 MiB (the real server uses INT32_MAX).
-tensorflow_model_server always binds all interfaces and has no flag for it; the stand-in
-does the same unless ``INCEPTION_SVM_BIND_HOST`` is set (tests set 127.0.0.1).
+tensorflow_model_server always binds all interfaces (0.0.0.0) and has no flag for it; the
+stand-in does the same by default (containers need it) and takes ``--bind_address`` (default:
+``INCEPTION_SVM_BIND_HOST`` if set) so that local runs and tests listen on loopback only.
+``--max_request_batch_size``, ``--max_request_pixels``, ``--max_inflight_pixels`` and
+``--max_inflight_images`` are stand-in only too (README, "Server limits").
 ``--ssl_config_file`` (SSLConfig text proto) secures the gRPC port only, as in the real server;
 REST stays plaintext. ``--max_num_load_retries`` / ``--load_retry_interval_micros`` retry a
 failed version load like the real server (defaults 5 and one minute).
@@ -26,6 +29,15 @@ if TYPE_CHECKING:
     from inception_svm_serving.config import ServerOptions
 
 _TRUE = {"true", "1", "yes"}
+
+# Stand-in only; unset flags keep config.RequestLimits' defaults (not imported here: protobuf).
+_LIMIT_FLAGS = {
+    "max_request_batch_size": "images per request (default 1000)",
+    "max_request_pixels": "decoded pixels per request (default 4*8192^2)",
+    "max_inflight_pixels": "decoded pixels in flight, all requests (default 4*8192^2)",
+    "max_inflight_images": "images in flight, all requests (default 1024)",
+}
+
 _FALSE = {"false", "0", "no"}
 BIND_HOST_ENV = "INCEPTION_SVM_BIND_HOST"
 _MESSAGE_LIMITS = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
@@ -67,6 +79,13 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     add("--ssl_config_file", type=Path, help="SSLConfig text proto: TLS/mTLS on the gRPC port")
     add("--max_num_load_retries", type=int, default=5, help="retries of a failed version load")
     add(
+        "--bind_address",
+        default=os.environ.get(BIND_HOST_ENV, "0.0.0.0"),
+        help=f"stand-in only: interface to listen on (env {BIND_HOST_ENV})",
+    )
+    for name, text in _LIMIT_FLAGS.items():
+        add(f"--{name}", type=int, help=f"stand-in only: {text}")
+    add(
         "--load_retry_interval_micros",
         type=int,
         default=60_000_000,
@@ -79,6 +98,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     from inception_svm_serving.config import (
         DEFAULT_MAX_MESSAGE_BYTES,
         ModelConfig,
+        RequestLimits,
         ServerOptions,
         load_batching_parameters,
         load_model_config_file,
@@ -103,6 +123,9 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
     channel_arguments = dict(parse_grpc_channel_arguments(args.grpc_channel_arguments))
     for key in _MESSAGE_LIMITS:
         channel_arguments.setdefault(key, DEFAULT_MAX_MESSAGE_BYTES)
+    # grpcio sets SO_REUSEPORT by default: a second server on the same port would start fine
+    # and the kernel would split new connections between the two. One server per port.
+    channel_arguments.setdefault("grpc.so_reuseport", 0)
     return ServerOptions(
         grpc_port=args.port,
         rest_api_port=args.rest_api_port,
@@ -117,7 +140,10 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         grpc_channel_arguments=tuple(channel_arguments.items()),
         enable_model_warmup=args.enable_model_warmup,
         num_request_iterations_for_warmup=max(args.num_request_iterations_for_warmup, 1),
-        host=os.environ.get(BIND_HOST_ENV, "0.0.0.0"),
+        host=args.bind_address,
+        limits=RequestLimits(
+            **{k: getattr(args, k) for k in _LIMIT_FLAGS if getattr(args, k) is not None}
+        ),
         ssl=load_ssl_config(args.ssl_config_file) if args.ssl_config_file else None,
         max_num_load_retries=args.max_num_load_retries,
         load_retry_interval_micros=args.load_retry_interval_micros,

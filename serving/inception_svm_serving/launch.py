@@ -5,6 +5,9 @@ container's ``/config/`` to the local ``serving/`` directory, renders a copy of 
 whose base_path is the local model directory, then execs ``tensorflow_model_server`` when it
 is on PATH, else the stand-in with the same flags. Flags on this command line override the
 file's; ``--model_base_path`` (default ``build/models/inception_v1``) picks the local model.
+A local run listens on loopback only: the stand-in gets ``--bind_address=127.0.0.1`` unless
+the command line says otherwise (``--bind_address=0.0.0.0`` to expose it). The real
+tensorflow_model_server has no such flag and always binds all interfaces.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ ARGS_FILE = SERVING_DIR / "tensorflow_model_server.args"
 CONTAINER_CONFIG_DIR = "/config/"
 DEFAULT_MODEL_BASE_PATH = Path("build/models/inception_v1")
 REAL_SERVER = "tensorflow_model_server"
+LOCAL_BIND_ADDRESS = "--bind_address=127.0.0.1"
 
 
 def read_args_file(path: Path = ARGS_FILE) -> list[str]:
@@ -64,8 +68,13 @@ def local_command(argv: Sequence[str], real_server: str | None, work_dir: Path) 
             value = str(rendered)
         flags.append(f"{name}={value}" if value else name)
     if real_server is not None:
-        return [real_server, *flags]
-    return [sys.executable, "-m", "inception_svm_serving", *flags]
+        return [real_server, *(f for f in flags if flag_name(f) != "--bind_address")]
+    return [
+        sys.executable,
+        "-m",
+        "inception_svm_serving",
+        *merge_flags([LOCAL_BIND_ADDRESS], flags),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

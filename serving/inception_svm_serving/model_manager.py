@@ -86,20 +86,27 @@ class Servable:
             scheduler.close()
 
 
-def version_directories(base_path: Path) -> dict[int, Path]:
+def version_directories(base_path: Path) -> dict[int, Path] | None:
     """Version number → its directory. Like TF Serving (``ParseVersionNumber`` in
     ``file_system_storage_path_source.cc``) any integer name counts, zero-padded ones such
     as ``00000123`` included, and the model is loaded from the directory as it is named;
-    of two names for one number (``7`` and ``007``) the last in name order wins."""
+    of two names for one number (``7`` and ``007``) the last in name order wins. None when
+    ``base_path`` cannot be listed."""
     try:
         entries = sorted(base_path.iterdir())
     except OSError:
-        return {}
+        return None
     return {int(p.name): p for p in entries if p.is_dir() and p.name.isdigit()}
 
 
-def _numeric_versions(base_path: Path) -> list[int]:
-    return list(version_directories(base_path))
+@dataclass
+class _Retry:
+    """A version whose load failed: when it may be tried again, and how many tries are left.
+    Kept per version so that one that cannot load never delays another (each poll tries each
+    aspired version at most once, without sleeping), and dropped when its directory goes."""
+
+    failures: int
+    next_attempt_at: float
 
 
 class ModelManager:
@@ -122,6 +129,8 @@ class ModelManager:
         self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
         self._status: dict[str, dict[int, VersionStatus]] = {m.name: {} for m in models}
         self._failed: set[tuple[str, int]] = set()
+        self._retries: dict[tuple[str, int], _Retry] = {}
+        self._unlistable: set[str] = set()  # models whose base path was reported missing
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -211,12 +220,20 @@ class ModelManager:
             self._status[name][status.version] = status
 
     def _reconcile(self, config: ModelConfig) -> None:
-        aspired = set(config.policy.select(_numeric_versions(config.base_path)))
+        directories = version_directories(config.base_path)
+        found = None if directories is None else sorted(directories)
+        self._report_base_path(config, found)
+        on_disk = set(found or ())
+        aspired = set(config.policy.select(sorted(on_disk)))
+        self._forget_gone(config.name, on_disk)
         with self._lock:
             loaded = set(self._serving[config.name])
-        for version in sorted(aspired - loaded):
-            if (config.name, version) not in self._failed:
-                self._load(config, version)
+        for version in sorted(aspired - loaded, reverse=True):  # the newest first
+            key = (config.name, version)
+            retry = self._retries.get(key)
+            if key in self._failed or (retry and retry.next_attempt_at > time.monotonic()):
+                continue
+            self._load(config, version)
         with self._lock:
             available = set(self._serving[config.name])
             retire = available - aspired if available & aspired else set()
@@ -224,32 +241,70 @@ class ModelManager:
         for servable in retired:
             self._unload(config.name, servable)
 
+    def _report_base_path(self, config: ModelConfig, found: list[int] | None) -> None:
+        """Name a missing or empty base path in the log once, not on every poll."""
+        if found:
+            self._unlistable.discard(config.name)
+            return
+        if config.name in self._unlistable:
+            return
+        self._unlistable.add(config.name)
+        what = "does not exist or cannot be listed" if found is None else "has no version dirs"
+        log_event(
+            "model_base_path_unusable",
+            model=config.name,
+            base_path=str(config.base_path),
+            detail=f"base path {what}; waiting for a numeric version directory",
+        )
+
+    def _forget_gone(self, name: str, on_disk: set[int]) -> None:
+        """A version directory that was deleted stops its load retries (and may be retried
+        afresh if it comes back)."""
+        for key in [k for k in self._retries if k[0] == name and k[1] not in on_disk]:
+            del self._retries[key]
+            self._set_status(name, VersionStatus(key[1], "END", "version directory removed"))
+            log_event("model_load_abandoned", model=name, version=key[1], reason="removed")
+        self._failed = {k for k in self._failed if k[0] != name or k[1] in on_disk}
+
     def _load(self, config: ModelConfig, version: int) -> None:
-        """Load, warm up, publish; retried like TF Serving's --max_num_load_retries, so a
-        version directory still being copied loads once the copy is complete. After the
-        last retry the version is END with its error and is not tried again."""
+        """One load attempt: load, warm up, publish. A failure is retried on a later poll,
+        like TF Serving's --max_num_load_retries, so a version directory still being copied
+        loads once the copy is complete; after the last retry the version is END with its
+        error and is not tried again unless its directory is removed and comes back."""
         name = config.name
+        key = (name, version)
+        retry = self._retries.get(key)
         self._set_status(name, VersionStatus(version, "LOADING"))
-        log_event("model_loading", model=name, version=version)
-        attempts = self._max_load_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                servable, warmup_seconds, replayed = self._load_once(config, version)
-                break
-            except Exception as error:  # a bad export must not take the server down
-                if attempt < attempts and not self._stop.wait(self._load_retry_interval_s):
-                    log_event(
-                        "model_load_retry",
-                        model=name,
-                        version=version,
-                        attempt=attempt,
-                        error=str(error),
-                    )
-                    continue
-                self._failed.add((name, version))
-                self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
-                log_event("model_load_failed", model=name, version=version, error=str(error))
+        log_event(
+            "model_loading",
+            model=name,
+            version=version,
+            attempt=1 + (retry.failures if retry else 0),
+        )
+        try:
+            servable, warmup_seconds, replayed = self._load_once(config, version)
+        except Exception as error:  # a bad export must not take the server down
+            failures = 1 + (retry.failures if retry else 0)
+            if failures <= self._max_load_retries:
+                self._retries[key] = _Retry(
+                    failures, time.monotonic() + self._load_retry_interval_s
+                )
+                self._set_status(name, VersionStatus(version, "LOADING"))
+                log_event(
+                    "model_load_retry",
+                    model=name,
+                    version=version,
+                    attempt=failures,
+                    retry_in_s=self._load_retry_interval_s,
+                    error=str(error),
+                )
                 return
+            self._retries.pop(key, None)
+            self._failed.add(key)
+            self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
+            log_event("model_load_failed", model=name, version=version, error=str(error))
+            return
+        self._retries.pop(key, None)
         with self._lock:
             self._serving[name][version] = servable
             self._status[name][version] = VersionStatus(version, "AVAILABLE")
@@ -263,7 +318,9 @@ class ModelManager:
         )
 
     def _load_once(self, config: ModelConfig, version: int) -> tuple[Servable, float, int]:
-        path = version_directories(config.base_path).get(version, config.base_path / str(version))
+        path = (version_directories(config.base_path) or {}).get(
+            version, config.base_path / str(version)
+        )
         try:
             model = LoadedModel(config.name, version, path)
         except BaseException:

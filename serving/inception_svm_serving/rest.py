@@ -1,4 +1,4 @@
-"""TF Serving's REST API on --rest_api_port (stdlib HTTP server, one thread per connection).
+"""TF Serving's REST API on --rest_api_port: routing and JSON (HTTP plumbing: rest_http.py).
 
 Routes: ``GET /v1/models/NAME[/versions/N|/labels/L]`` (status), ``GET .../metadata``,
 ``POST ...:predict``, and the Prometheus path from --monitoring_config_file, which the real
@@ -10,24 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
 from google.protobuf import json_format
 
-from inception_svm_serving.config import DEFAULT_MAX_MESSAGE_BYTES, MonitoringOptions
+from inception_svm_serving.config import MonitoringOptions
 from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import (
-    InvalidArgument,
-    NotFound,
-    ResourceExhausted,
-    ServingError,
-    request_failed,
-    rest_error_body,
-)
+from inception_svm_serving.errors import InvalidArgument, NotFound, request_failed, rest_error_body
 from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.rest_json import parse_predict_body, predict_response
 from inception_svm_serving.runtime import SignatureSpec
@@ -40,6 +31,10 @@ _ROUTE = re.compile(
 )
 
 
+# Deeper JSON is refused before it reaches recursive code: no legitimate request nests more
+# than a few levels (instances -> row -> {"b64": ...}).
+MAX_JSON_DEPTH = 64
+
 _REST_APIS = {"/metadata": "GetModelMetadata", ":predict": "Predict", "": "GetModelStatus"}
 
 
@@ -47,6 +42,33 @@ def _json_proto(message: Any) -> Any:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (the point is to not recurse)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(body: bytes) -> Any:
+    too_deep = InvalidArgument(f"JSON parse error: nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        value = json.loads(body or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidArgument(f"JSON parse error: {error}") from error
+    except RecursionError:
+        raise too_deep from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise too_deep
+    return value
 
 
 class RestApi:
@@ -98,10 +120,7 @@ class RestApi:
                 "metadata": {"signature_def": _json_proto(metadata.signature_def)},
             }
         if api == "Predict" and method == "POST":
-            try:
-                request = json.loads(body or b"null")
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise InvalidArgument(f"JSON parse error: {error}") from error
+            request = parse_json(body)
             if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
                 ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
             row_format = False
@@ -114,51 +133,3 @@ class RestApi:
             result = self._plane.predict(ref, inputs_for)
             return predict_response(result.outputs, row_format)
         raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    api: RestApi
-    protocol_version = "HTTP/1.1"
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > DEFAULT_MAX_MESSAGE_BYTES:
-            error: ServingError = ResourceExhausted(
-                f"request body of {length} bytes exceeds {DEFAULT_MAX_MESSAGE_BYTES}"
-            )
-            self._reply(int(error.code.http_status), "application/json", rest_error_body(error))
-            self.close_connection = True
-            return
-        body = self.rfile.read(length) if length else b""
-        self._reply(*self.api.handle(method, self.path, body))
-
-    def _reply(self, status: int, content_type: str, payload: bytes) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Access logs would be one unstructured line per request; metrics cover them."""
-
-
-class RestServer:
-    def __init__(self, host: str, port: int, api: RestApi) -> None:
-        handler = type("RestHandler", (_Handler,), {"api": api})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rest", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

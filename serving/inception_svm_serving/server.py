@@ -16,14 +16,18 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
+from inception_svm_serving.admission import Admission
 from inception_svm_serving.config import ServerOptions, SslOptions
 from inception_svm_serving.data_plane import DataPlane
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.health import HealthState
 from inception_svm_serving.logs import log_event
+from inception_svm_serving.memory import HeapTrimmer
 from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.model_manager import ModelManager
-from inception_svm_serving.rest import RestApi, RestServer
+from inception_svm_serving.rest import RestApi
+from inception_svm_serving.rest_http import RestServer
+from inception_svm_serving.runtime import encoded_image_sizes
 from inception_svm_serving.servicer import build_servicers
 
 _GRACE_S = 5.0
@@ -32,14 +36,17 @@ _GRACE_S = 5.0
 def _bind_grpc(server: grpc.Server, address: str, ssl: SslOptions | None) -> int:
     """Plaintext, TLS, or mutual TLS (client_verify) exactly as tensorflow_model_server does
     with --ssl_config_file; the PEMs go to gRPC's core and are never logged."""
-    if ssl is None:
-        return server.add_insecure_port(address)
-    credentials = grpc.ssl_server_credentials(
-        [(ssl.server_key.encode(), ssl.server_cert.encode())],
-        root_certificates=ssl.custom_ca.encode() if ssl.custom_ca else None,
-        require_client_auth=ssl.client_verify,
-    )
-    return server.add_secure_port(address, credentials)
+    try:
+        if ssl is None:
+            return server.add_insecure_port(address)
+        credentials = grpc.ssl_server_credentials(
+            [(ssl.server_key.encode(), ssl.server_cert.encode())],
+            root_certificates=ssl.custom_ca.encode() if ssl.custom_ca else None,
+            require_client_auth=ssl.client_verify,
+        )
+        return server.add_secure_port(address, credentials)
+    except RuntimeError:  # grpcio >= 1.5x raises where older versions returned 0
+        return 0
 
 
 def serve(options: ServerOptions) -> int:
@@ -56,7 +63,8 @@ def serve(options: ServerOptions) -> int:
         max_load_retries=options.max_num_load_retries,
         load_retry_interval_s=options.load_retry_interval_micros / 1e6,
     )
-    plane = DataPlane(manager)
+    trimmer = HeapTrimmer()
+    plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))
     health = HealthState()
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.grpc_max_threads),
@@ -72,7 +80,11 @@ def serve(options: ServerOptions) -> int:
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, grpc_server)
     address = f"{options.host}:{options.grpc_port}"
     if _bind_grpc(grpc_server, address, options.ssl) == 0:
-        raise ConfigError(f"cannot bind gRPC port {address}")
+        manager.stop()
+        raise ConfigError(
+            f"cannot listen on gRPC address {address}: the port is in use (another server?) "
+            "or the address is not local"
+        )
     rest: RestServer | None = None
     if options.rest_api_port:
         try:
@@ -80,7 +92,12 @@ def serve(options: ServerOptions) -> int:
                 options.host, options.rest_api_port, RestApi(plane, metrics, options.monitoring)
             )
         except OSError as error:
-            raise ConfigError(f"cannot bind REST port {options.rest_api_port}: {error}") from error
+            grpc_server.stop(None)
+            manager.stop()
+            raise ConfigError(
+                f"cannot listen on REST address {options.host}:{options.rest_api_port}: "
+                f"{error.strerror or error}"
+            ) from error
 
     stop = threading.Event()
 

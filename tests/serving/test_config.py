@@ -164,3 +164,27 @@ def test_launch_maps_container_paths_and_overrides(tmp_path: Path) -> None:
     assert local_command([], "/usr/bin/tensorflow_model_server", tmp_path)[0].endswith(
         "tensorflow_model_server"
     )
+
+
+def test_local_runs_bind_loopback_and_containers_all_interfaces(tmp_path: Path) -> None:
+    """TF Serving binds 0.0.0.0 (a container needs it); make serve / launch / the demo bind
+    loopback unless told otherwise; the real server gets no flag it does not know."""
+    flags = local_command([f"--model_base_path={tmp_path}"], None, tmp_path)[3:]
+    assert "--bind_address=127.0.0.1" in flags
+    exposed = local_command(["--bind_address=0.0.0.0"], None, tmp_path)[3:]
+    assert "--bind_address=0.0.0.0" in exposed and "--bind_address=127.0.0.1" not in exposed
+    real = local_command(["--bind_address=0.0.0.0"], "/usr/bin/tensorflow_model_server", tmp_path)
+    assert not any(flag.startswith("--bind_address") for flag in real)
+    options = options_from_args(parse(["--model_base_path=/m", "--bind_address=0.0.0.0"]))
+    assert options.host == "0.0.0.0"
+    assert dict(options.grpc_channel_arguments)["grpc.so_reuseport"] == 0
+
+
+def test_request_limits_flags_and_their_consistency() -> None:
+    options = options_from_args(parse(["--model_base_path=/m", "--max_request_batch_size=64"]))
+    assert options.limits.max_request_batch_size == 64
+    assert options.limits.max_request_pixels == 4 * 8192 * 8192  # untouched default
+    with pytest.raises(ConfigError, match="max_inflight_pixels"):
+        options_from_args(
+            parse(["--model_base_path=/m", "--max_request_pixels=10", "--max_inflight_pixels=5"])
+        )
