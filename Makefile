@@ -25,7 +25,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train]' -e '.[dev]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train]' -e '.[dev,bench]'
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS)
 	touch $@
 
