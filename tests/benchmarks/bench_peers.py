@@ -8,8 +8,8 @@ team could pick instead, same weights, same inputs, same process, taking turns c
   ``tensorflow_serving/model_servers/main.cc``: without it, ``DisableXlaCompilation()`` and
   the first call of a jit-compiled function fails).
 - **TF frozen**: the same network with its variables turned into constants
-  (``convert_variables_to_constants_v2``), which lets TF's oneDNN kernels treat the filters
-  as constant, as the peers do with their initializers.
+  (``convert_variables_to_constants_v2``): whether constant filters, which the peers get as
+  initializers and pack once, are what makes them faster.
 - **ONNX Runtime**: converted with tf2onnx; already the client's runtime for the SVM.
 - **OpenVINO**: reads that ONNX file; f32 forced, and separately its default precision on
   this CPU (bf16 where the CPU has AVX512-BF16/AMX, which changes the logits), next to our
