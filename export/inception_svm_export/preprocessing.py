@@ -67,7 +67,8 @@ def preprocess_image_crop_decode(data: tf.Tensor, index: tf.Tensor) -> tf.Tensor
     outermost column by up to 15 levels (4:2:0/4:2:2, progressive, whenever the edge is not
     an image edge). So a margin of ``_JPEG_WINDOW_MARGIN`` pixels (one iMCU at the largest
     sampling factor) is decoded around it and sliced off: same pixels, hence same logits,
-    as ``preprocess_image``. Other formats take the full decode and slice the window.
+    as ``preprocess_image``. Other formats take ``preprocess_image``'s path unchanged (a
+    GIF's header gives its screen size, which its frame need not have).
     """
     width, height = header_dimensions(data)
     height_32, width_32 = tf.cast(height, tf.int32), tf.cast(width, tf.int32)
@@ -77,16 +78,16 @@ def preprocess_image_crop_decode(data: tf.Tensor, index: tf.Tensor) -> tf.Tensor
     decoded_window = tf.concat([top_left, bottom_right - top_left], 0)
     inner_window = tf.concat([window[:2] - top_left, window[2:]], 0)
 
-    def decode_window() -> tf.Tensor:
+    def jpeg_window() -> tf.Tensor:
         image = tf.image.decode_and_crop_jpeg(data, decoded_window, channels=3)
-        return _slice_window(image, inner_window)
+        image = _slice_window(image, inner_window)
+        return resize_to_network_input(tf.image.convert_image_dtype(image, tf.float32))
+
+    def other_format() -> tf.Tensor:
+        return inception_eval_preprocessing(crop_middle_square(_decode_any(data)))
 
     with tf.control_dependencies([_within_pixel_limit(data, index, (width, height))]):
-        image = tf.cond(
-            _is_jpeg(data), decode_window, lambda: _slice_window(_decode_any(data), window)
-        )
-    image.set_shape([None, None, 3])
-    return resize_to_network_input(tf.image.convert_image_dtype(image, tf.float32))
+        return tf.cond(_is_jpeg(data), jpeg_window, other_format)
 
 
 # JPEG sampling factors go up to 4, so an iMCU is at most 32 pixels wide or high.
