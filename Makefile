@@ -30,7 +30,7 @@ install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml $(CONSTRAINTS) requirements/exporter-no-deps.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train,report]' -e '.[dev]'
+	$(PIP) install --quiet -c $(CONSTRAINTS) -e './client[train,report]' -e '.[dev,bench]'
 	$(PIP) install --quiet -c $(CONSTRAINTS) --no-deps $(NO_DEPS) -r requirements/exporter-no-deps.txt
 	touch $@
 

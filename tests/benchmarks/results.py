@@ -46,6 +46,7 @@ def interleaved_rates(
     min_seconds: float,
     min_calls: int = 5,
     warmup_calls: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[K, float]:
     """Items per second of one typical call of each ``(call, items_per_call)``.
 
@@ -54,6 +55,7 @@ def interleaved_rates(
     go, and taking turns spreads them evenly over the configurations being compared, so
     their ratios hold even when absolute figures wobble. Each rate is ``items_per_call`` /
     the median call time, which ignores the calls a burst of outside load slowed down.
+    ``clock=time.process_time`` times CPU seconds instead (see ``tests.benchmarks.one_core``).
     """
     for call, _ in calls.values():
         for _ in range(warmup_calls):
@@ -63,9 +65,9 @@ def interleaved_rates(
     rounds = 0
     while rounds < min_calls or time.perf_counter() - started < min_seconds:
         for key, (call, _) in calls.items():
-            call_started = time.perf_counter()
+            call_started = clock()
             call()
-            timings[key].append(time.perf_counter() - call_started)
+            timings[key].append(clock() - call_started)
         rounds += 1
     return {key: items / statistics.median(timings[key]) for key, (_, items) in calls.items()}
 

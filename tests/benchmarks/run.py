@@ -31,6 +31,7 @@ from inception_svm_client.loadtest.report import format_table as format_sweep_ta
 from inception_svm_client.loadtest.report import write_atomically
 from inception_svm_client.loadtest.stats import RunSummary
 from tests.benchmarks.bench_client import measure as measure_client_cost
+from tests.benchmarks.bench_decode import decode_rows, measure_decode_per_core
 from tests.benchmarks.bench_export import (
     BF16_FOLDED,
     FP32_FOLDED,
@@ -43,6 +44,7 @@ from tests.benchmarks.bench_export import (
     precision_agreement,
 )
 from tests.benchmarks.bench_machine import measure_machine
+from tests.benchmarks.bench_peers import measure_peers, peer_rows
 from tests.benchmarks.results import BenchRow, format_table, interleaved_rates
 from tests.benchmarks.sections import (
     BATCH_SIZES,
@@ -60,6 +62,7 @@ from tests.benchmarks.served import (
     concurrency_sweep,
 )
 from tests.harness import running_server
+from tests.paths import car_photos
 from tests.serving_calls import rss_bytes
 
 CALLERS = 64
@@ -77,6 +80,8 @@ class Durations:
     callers_s: float = 10.0
     sweep_window_s: float = 3.0
     matmul_repeats: int = 3
+    peers_s: float = 40.0  # 7 runtimes x 3 batch sizes, interleaved
+    decode_per_core_s: float = 30.0  # 5 sizes x 3 decoders, interleaved, one core
 
     def scaled(self, factor: float) -> Durations:
         return Durations(
@@ -87,6 +92,8 @@ class Durations:
             callers_s=self.callers_s * factor,
             sweep_window_s=self.sweep_window_s * factor,
             matmul_repeats=max(2, round(self.matmul_repeats * factor)),
+            peers_s=self.peers_s * factor,
+            decode_per_core_s=self.decode_per_core_s * factor,
         )
 
 
@@ -226,6 +233,17 @@ def run_benchmarks(
     raw["client_cost_us_per_image"] = cost
     rows += client_rows(cost)
     rows += machine_rows(machine, inprocess)
+
+    log("6. runtime peers: TF, TF XLA, ONNX Runtime, OpenVINO (network only, one core)")
+    fp32_dir = exports[FP32_FOLDED].version_dir
+    bf16_dir = exports[BF16_FOLDED].version_dir
+    peers = measure_peers(fp32_dir, bf16_dir, workdir, BATCH_SIZES, durations.peers_s)
+    raw["peers"] = [asdict(result) for result in peers]
+    rows += peer_rows(peers)
+    log("7. decode + preprocess per core, by photo size (own process, one core)")
+    decode = measure_decode_per_core(fp32_dir, car_photos(), durations.decode_per_core_s)
+    raw["decode_per_core"] = [asdict(result) for result in decode]
+    rows += decode_rows(decode)
     return rows, raw, served_error
 
 
