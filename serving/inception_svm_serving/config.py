@@ -165,6 +165,25 @@ class SslOptions:
 
 
 @dataclass(frozen=True)
+class SessionOptions:
+    """TF Serving's session flags, set on every model's session like ``server.cc`` does
+    (``--tensorflow_intra_op_parallelism`` / ``--tensorflow_inter_op_parallelism`` into the
+    session config's thread pools, ``--per_process_gpu_memory_fraction`` into its GPU
+    options). 0 keeps TensorFlow's default, which sizes the pools from the machine's cores,
+    not from a container's CPU limit: set them to the limit in a pod."""
+
+    intra_op_parallelism: int = 0
+    inter_op_parallelism: int = 0
+    per_process_gpu_memory_fraction: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.intra_op_parallelism < 0 or self.inter_op_parallelism < 0:
+            raise ConfigError("--tensorflow_*_op_parallelism must be >= 0")
+        if not 0.0 <= self.per_process_gpu_memory_fraction <= 1.0:
+            raise ConfigError("--per_process_gpu_memory_fraction must be between 0 and 1")
+
+
+@dataclass(frozen=True)
 class ServerOptions:
     grpc_port: int
     rest_api_port: int
@@ -184,6 +203,7 @@ class ServerOptions:
     load_retry_interval_micros: int = 60_000_000
     # TF Serving's default: Predict outputs in the typed fields (float_val, ...).
     enable_serialization_as_tensor_content: bool = False
+    session: SessionOptions = SessionOptions()
 
 
 def _read_text_proto(path: Path, message: Any, what: str, *, secret: bool = False) -> Any:

@@ -78,6 +78,14 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
     add("--num_request_iterations_for_warmup", type=int, default=1)
     add("--ssl_config_file", type=Path, help="SSLConfig text proto: TLS/mTLS on the gRPC port")
     add("--max_num_load_retries", type=int, default=5, help="retries of a failed version load")
+    add("--tensorflow_intra_op_parallelism", type=int, default=0, help="0: TF sizes it")
+    add("--tensorflow_inter_op_parallelism", type=int, default=0, help="0: TF sizes it")
+    add(
+        "--per_process_gpu_memory_fraction",
+        type=float,
+        default=0.0,
+        help="GPU memory each model may take (0: as needed); no effect on CPU",
+    )
     add(
         "--bind_address",
         default=os.environ.get(BIND_HOST_ENV, "0.0.0.0"),
@@ -100,6 +108,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         ModelConfig,
         RequestLimits,
         ServerOptions,
+        SessionOptions,
         load_batching_parameters,
         load_model_config_file,
         load_monitoring_config,
@@ -148,4 +157,9 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         max_num_load_retries=args.max_num_load_retries,
         load_retry_interval_micros=args.load_retry_interval_micros,
         enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
+        session=SessionOptions(
+            intra_op_parallelism=args.tensorflow_intra_op_parallelism,
+            inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+            per_process_gpu_memory_fraction=args.per_process_gpu_memory_fraction,
+        ),
     )

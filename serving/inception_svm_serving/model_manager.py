@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from inception_svm_serving.batching import BatchScheduler
-from inception_svm_serving.config import BatchingOptions, ModelConfig
+from inception_svm_serving.config import BatchingOptions, ModelConfig, SessionOptions
 from inception_svm_serving.errors import NotFound, Unavailable
 from inception_svm_serving.logs import log_event
 from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.runtime import LoadedModel
+from inception_svm_serving.runtime import LoadedModel, session_config
 
 _UNLOAD_DRAIN_TIMEOUT_S = 60.0
 
@@ -118,8 +118,10 @@ class ModelManager:
         warmup_iterations: int = 1,
         max_load_retries: int = 5,
         load_retry_interval_s: float = 60.0,
+        session: SessionOptions | None = None,
     ) -> None:
         self._configs = {m.name: m for m in models}
+        self._session_config = session_config(session or SessionOptions())
         self._batching = batching
         self._metrics = metrics
         self._warmup_iterations = warmup_iterations
@@ -322,7 +324,7 @@ class ModelManager:
             version, config.base_path / str(version)
         )
         try:
-            model = LoadedModel(config.name, version, path)
+            model = LoadedModel(config.name, version, path, self._session_config)
         except BaseException:
             self._metrics.observe_load(path, None)
             raise

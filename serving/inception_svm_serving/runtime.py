@@ -29,6 +29,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
 from inception_svm_export.preprocessing import header_dimensions
+from inception_svm_serving.config import SessionOptions
 from inception_svm_serving.errors import Internal, InvalidArgument
 
 SERVE_TAG = "serve"
@@ -59,6 +60,16 @@ def tensor_spec(alias: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
     if not info.tensor_shape.unknown_rank:
         shape = tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
     return TensorSpec(alias, np.dtype(dtype.as_numpy_dtype), dtype.name, shape)
+
+
+def session_config(options: SessionOptions) -> tf.compat.v1.ConfigProto:
+    """The session config TF Serving's ``server.cc`` builds from the same flags."""
+    config = tf.compat.v1.ConfigProto(
+        intra_op_parallelism_threads=options.intra_op_parallelism,
+        inter_op_parallelism_threads=options.inter_op_parallelism,
+    )
+    config.gpu_options.per_process_gpu_memory_fraction = options.per_process_gpu_memory_fraction
+    return config
 
 
 class LoadedModel:

@@ -62,6 +62,7 @@ def serve(options: ServerOptions) -> int:
         else 0,
         max_load_retries=options.max_num_load_retries,
         load_retry_interval_s=options.load_retry_interval_micros / 1e6,
+        session=options.session,
     )
     trimmer = HeapTrimmer()
     plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))

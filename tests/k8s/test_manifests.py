@@ -194,3 +194,26 @@ def test_every_documented_render_or_apply_command_renders() -> None:
     assert {"k8s/overlays/gpu", "k8s/examples/exporter-job"} <= documented
     for directory in sorted(documented):
         assert render(REPO_ROOT / directory), f"{directory} rendered nothing"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_stand_in_accepts_and_applies_every_overlay_flag(overlay: Accelerator) -> None:
+    """The overlays' command lines (thread pools, GPU memory fraction, channel arguments)
+    run unchanged on the stand-in too, and the thread pools reach the model's session."""
+    from inception_svm_serving.flags import options_from_args
+    from inception_svm_serving.runtime import session_config
+    from tests.serving.test_config import parse
+
+    ref = serving_container(rendered_overlay(overlay).objects)
+    assert ref is not None
+    serving_dir = REPO_ROOT / "serving"
+    argv = [str(a).replace("/config/", f"{serving_dir}/") for a in ref.container["args"]]
+    options = options_from_args(parse(argv))
+    limit = int(str(ref.container["resources"]["limits"]["cpu"]))
+    assert options.session.intra_op_parallelism == limit
+    assert options.session.inter_op_parallelism == limit
+    config = session_config(options.session)
+    assert config.intra_op_parallelism_threads == limit
+    assert config.inter_op_parallelism_threads == limit
+    expected_fraction = 0.4 if overlay == "gpu" else 0.0
+    assert config.gpu_options.per_process_gpu_memory_fraction == pytest.approx(expected_fraction)
