@@ -25,6 +25,10 @@ CLASSES = "classes"  # int32 [-1, K], indices into the 1001 classes (0 = backgro
 CLASS_NAMES = "class_names"  # string [-1, K]
 CHECKPOINT = "checkpoint"  # string [-1]: which weights answered (official or not)
 DEFAULT_TOP_K = 5
+# Cat classes in TF-Slim's 1001-class order: tabby, tiger cat, Persian, Siamese, Egyptian
+# cat, and lynx (the talk's fourth answer for its cat photo).
+CAT_CLASSES = frozenset({282, 283, 284, 285, 286, 288})
+OFFICIAL_MARK = "official "  # how the export's provenance line starts for the release
 _EXPECTED_OUTPUTS = {
     PROBABILITIES: wire.DT_FLOAT,
     CLASSES: wire.DT_INT32,
@@ -117,6 +121,11 @@ class ImagenetClient(Featurizer):
         for name in _EXPECTED_OUTPUTS:
             rows[name] = outputs[name]
         return wire.PredictOutput(rows, model_name, model_version)
+
+
+def is_official(checkpoint: str | None) -> bool:
+    """The export's provenance line (``WeightsProvenance.describe``) names the release."""
+    return bool(checkpoint) and str(checkpoint).startswith(OFFICIAL_MARK)
 
 
 def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:

@@ -34,6 +34,14 @@ def bundled_cars_dir() -> Path:
     return Path(str(files("inception_svm_client") / "data" / "cars"))
 
 
+def bundled_cat_photo() -> Path:
+    """The original demo's sanity-check photo (a cat): ImageNet top-5 shows cat classes
+    when the real weights are served."""
+    return Path(
+        str(files("inception_svm_client") / "data" / "samples" / "cat-with-tongue_224x224.jpg")
+    )
+
+
 @dataclass(frozen=True)
 class ImageInput:
     """One image to featurize: its encoded bytes, or why it could not be read.

@@ -42,8 +42,10 @@ def test_passes_against_the_stand_in_serving_the_export(
     names = [line[6:52].strip() for line in lines]
     assert names[:2] == ["model available", "metadata"]
     assert sum(name.startswith("golden ") for name in names) == 5
-    assert names[-3:] == ["svm featurizer", "svm decisions", "latency"]
+    assert names[-4:] == ["svm featurizer", "svm decisions", "imagenet cat", "latency"]
     assert all(line.startswith("PASS") for line in lines), output
+    cat = next(line for line in lines if "imagenet cat" in line)
+    assert "not applicable: not the official inception_v1_2016_08_28 checkpoint" in cat
     assert "all checks passed" in output
 
 
