@@ -45,6 +45,10 @@ class ChannelConfig:
     keepalive_time_ms: int = 60_000
     keepalive_timeout_ms: int = 20_000
     load_balancing_policy: str = "round_robin"
+    # Shortest wait between two DNS resolutions (gRPC's default is 30 s). Servers close
+    # connections at their max age (GOAWAY); round_robin then asks for a re-resolution, and
+    # this bound decides how soon pods added since the last one get this client's traffic.
+    dns_min_time_between_resolutions_ms: int = 1_000
 
 
 @dataclass(frozen=True)
