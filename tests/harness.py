@@ -82,13 +82,14 @@ def free_port_pair() -> tuple[int, int]:
     return grpc_port, rest_port
 
 
-def subprocess_env() -> dict[str, str]:
-    """The environment of every process the tests start (servers, CLIs)."""
+def subprocess_env(bind_host: str = "127.0.0.1") -> dict[str, str]:
+    """The environment of every process the tests start (servers, CLIs); ``bind_host`` is
+    a loopback address (127.0.0.0/8): tests never listen beyond localhost."""
     return {
         **os.environ,
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "PYTHONUNBUFFERED": "1",
-        "INCEPTION_SVM_BIND_HOST": "127.0.0.1",  # tests never listen beyond localhost
+        "INCEPTION_SVM_BIND_HOST": bind_host,
     }
 
 
@@ -128,7 +129,11 @@ def server_command(
 
 
 def spawn_server(
-    command: Sequence[str], log_path: Path, *, die_with_parent: bool = True
+    command: Sequence[str],
+    log_path: Path,
+    *,
+    die_with_parent: bool = True,
+    bind_host: str = "127.0.0.1",
 ) -> subprocess.Popen[bytes]:
     """Start ``command`` in its own process group, appending its output to ``log_path``.
 
@@ -141,7 +146,7 @@ def spawn_server(
             command,
             stdout=log_file,
             stderr=subprocess.STDOUT,
-            env=subprocess_env(),
+            env=subprocess_env(bind_host),
             cwd=REPO_ROOT,
             start_new_session=True,
             preexec_fn=_die_with_parent if die_with_parent else None,
@@ -220,20 +225,25 @@ def running_server(
     extra_flags: Sequence[str] = (),
     startup_timeout_s: float = 120,
     tls: grpc.ChannelCredentials | None = None,
+    bind_host: str = "127.0.0.1",
+    grpc_port: int | None = None,
 ) -> Iterator[ServerHandle]:
     """Start the stand-in, wait for gRPC health SERVING, yield it, kill it on exit.
 
     ``tls``: channel credentials for the health check of a server started with
-    ``--ssl_config_file``. Raises RuntimeError with the server log tail when the process exits
+    ``--ssl_config_file``. ``bind_host`` (another loopback address) and ``grpc_port`` let
+    several servers stand behind one name and port, as pods behind a headless Service.
+    Raises RuntimeError with the server log tail when the process exits
     or is not SERVING within ``startup_timeout_s``.
     """
-    grpc_port, rest_port = free_port_pair()
+    free_grpc_port, rest_port = free_port_pair()
+    grpc_port = grpc_port or free_grpc_port
     command = server_command(grpc_port, rest_port, model_base_path, model_config_file, extra_flags)
     log_path = Path(tempfile.mkdtemp(prefix="inception-svm-server-")) / "server.log"
-    process = spawn_server(command, log_path)
+    process = spawn_server(command, log_path, bind_host=bind_host)
     handle = ServerHandle(
-        grpc_target=f"127.0.0.1:{grpc_port}",
-        rest_url=f"http://127.0.0.1:{rest_port}",
+        grpc_target=f"{bind_host}:{grpc_port}",
+        rest_url=f"http://{bind_host}:{rest_port}",
         process=process,
         log_path=log_path,
     )

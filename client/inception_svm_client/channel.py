@@ -32,6 +32,12 @@ def channel_options(config: ChannelConfig) -> list[tuple[str, int | str]]:
         # idle connections with GOAWAY "too_many_pings" under default settings.
         ("grpc.keepalive_permit_without_calls", 0),
         ("grpc.service_config", json.dumps(service_config)),
+        # A GOAWAY at the server's max connection age makes round_robin re-resolve the name,
+        # so pods added behind a headless Service get traffic from clients already running.
+        (
+            "grpc.dns_min_time_between_resolutions_ms",
+            config.dns_min_time_between_resolutions_ms,
+        ),
         # Our own retry loop (with bisection on INVALID_ARGUMENT) replaces gRPC's.
         ("grpc.enable_retries", 0),
         ("grpc.initial_reconnect_backoff_ms", config.initial_reconnect_backoff_ms),

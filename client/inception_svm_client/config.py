@@ -56,6 +56,10 @@ class ChannelConfig:
     # server is found within ~1 s (one SYN a second to a dead address costs nothing).
     initial_reconnect_backoff_ms: int = 250
     max_reconnect_backoff_ms: int = 1000
+    # Shortest wait between two DNS resolutions (gRPC's default is 30 s). Servers close
+    # connections at their max age (GOAWAY); round_robin then asks for a re-resolution, and
+    # this bound decides how soon pods added since the last one get this client's traffic.
+    dns_min_time_between_resolutions_ms: int = 1_000
 
 
 # How long the client rides out a server that answers nothing usable (UNAVAILABLE,

@@ -7,6 +7,7 @@ tensorflow_model_server would reject is rejected here too, at startup, as a Conf
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -309,15 +310,60 @@ def load_monitoring_config(path: Path | None) -> MonitoringOptions:
     )
 
 
+# absl::SimpleAtoi into an int32, as tensorflow_model_server uses: optional surrounding
+# whitespace and sign, decimal digits only (no "_" or "0x" as Python's int() would take).
+_SIMPLE_ATOI = re.compile(r"\s*[+-]?[0-9]+\s*")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+# Arguments gRPC core reads only as integers. The real server hands a value that is not an
+# int32 to gRPC as a string, which gRPC ignores with a log line, so a typo there silently
+# turns connection max age (the clients' rebalancing) off; the stand-in refuses it instead.
+INTEGER_CHANNEL_ARGUMENTS = frozenset(
+    {
+        "grpc.max_connection_age_ms",
+        "grpc.max_connection_age_grace_ms",
+        "grpc.max_connection_idle_ms",
+        "grpc.max_receive_message_length",
+        "grpc.max_send_message_length",
+        "grpc.max_concurrent_streams",
+        "grpc.keepalive_time_ms",
+        "grpc.keepalive_timeout_ms",
+        "grpc.keepalive_permit_without_calls",
+        "grpc.http2.max_pings_without_data",
+        "grpc.http2.min_ping_interval_without_data_ms",
+        "grpc.http2.max_ping_strikes",
+    }
+)
+
+
+def _simple_atoi32(text: str) -> int | None:
+    if not _SIMPLE_ATOI.fullmatch(text):
+        return None
+    value = int(text)
+    return value if _INT32_MIN <= value <= _INT32_MAX else None
+
+
 def parse_grpc_channel_arguments(text: str) -> tuple[tuple[str, int | str], ...]:
-    """``k=v,k=v`` as tensorflow_model_server parses it: ints where they parse, else strings."""
+    """``--grpc_channel_arguments`` -> gRPC server options, parsed as tensorflow_model_server
+    does (tensorflow_serving/model_servers/server.cc: parseGrpcChannelArgs splits on "," and
+    then "=", and each value that absl::SimpleAtoi reads as an int32 is added as an integer,
+    any other as a string).
+
+    Where the real server would misbehave the stand-in refuses (ConfigError, exit 2): an item
+    without exactly one "=" (server.cc indexes past the split), an empty or blank-padded key
+    (gRPC would ignore it) and a non-int32 value for an integer argument (gRPC would ignore it).
+    """
+    if not text:
+        return ()
     arguments: list[tuple[str, int | str]] = []
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
+    for item in text.split(","):
+        parts = item.split("=")
+        if len(parts) != 2 or not parts[0] or parts[0] != parts[0].strip():
             raise ConfigError(f"--grpc_channel_arguments: expected key=value, got {item!r}")
-        try:
-            arguments.append((key, int(raw)))
-        except ValueError:
-            arguments.append((key, raw))
+        key, raw = parts
+        value = _simple_atoi32(raw)
+        if value is None and key in INTEGER_CHANNEL_ARGUMENTS:
+            raise ConfigError(
+                f"--grpc_channel_arguments: {key} takes a 32-bit integer, got {raw!r}"
+            )
+        arguments.append((key, raw if value is None else value))
     return tuple(arguments)

@@ -19,6 +19,7 @@ from typing import Any
 
 import jsonschema
 
+from inception_svm_client.config import FeaturizerConfig
 from tests.k8s.kustomize import Manifest
 from tests.k8s.objects import (
     Accelerator,
@@ -57,6 +58,9 @@ ENDPOINT_PROPAGATION_S = 5.0
 # gRPC core jitters max_connection_age by up to +/-10 %.
 MAX_AGE_JITTER = 1.1
 TERMINATION_MARGIN_S = 5
+# The thin client's default Predict deadline (FeaturizerConfig.deadline_s): a connection's
+# grace after its max age must let a call that started just before it finish.
+CLIENT_DEADLINE_S = FeaturizerConfig().deadline_s
 # Node labels only NVIDIA GPU Feature Discovery sets (nvidia.com/gpu.present, .product, ...).
 GFD_LABEL_PREFIX = "nvidia.com/"
 WARMUP_FLAG = "warmup-batching-parameters"
@@ -176,6 +180,11 @@ def check_connection_drain(rendered: Rendered) -> list[str]:
     pre_stop = ((ref.container.get("lifecycle") or {}).get("preStop") or {}).get("sleep") or {}
     sleep_s = int(pre_stop.get("seconds", 0))
     violations = []
+    if int(grace_ms) / 1000 < CLIENT_DEADLINE_S:
+        violations.append(
+            f"{ref.label}: grpc.max_connection_age_grace_ms {grace_ms} < the client's "
+            f"{CLIENT_DEADLINE_S:.0f} s deadline: slow calls would be cut at max age"
+        )
     if sleep_s < needed:
         violations.append(f"{ref.label}: preStop sleep {sleep_s}s < {needed:.0f}s to drain")
     grace_period = int(ref.pod_spec.get("terminationGracePeriodSeconds", 30))

@@ -16,6 +16,7 @@ from inception_svm_serving.config import (
     load_model_config_file,
     load_monitoring_config,
     load_ssl_config,
+    parse_grpc_channel_arguments,
 )
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.flags import add_server_flags, options_from_args
@@ -188,3 +189,52 @@ def test_request_limits_flags_and_their_consistency() -> None:
         options_from_args(
             parse(["--model_base_path=/m", "--max_request_pixels=10", "--max_inflight_pixels=5"])
         )
+
+
+def test_channel_arguments_are_parsed_as_tensorflow_model_server_does() -> None:
+    # server.cc: split on "," then "="; absl::SimpleAtoi (int32, sign, blanks) -> int,
+    # anything else -> string (gRPC decides what it accepts).
+    assert parse_grpc_channel_arguments(
+        "grpc.max_connection_age_ms=30000,grpc.max_connection_age_grace_ms= +40000 ,"
+        "grpc.primary_user_agent=tfs,grpc.x=1_000,grpc.y=2147483648"
+    ) == (
+        ("grpc.max_connection_age_ms", 30000),
+        ("grpc.max_connection_age_grace_ms", 40000),
+        ("grpc.primary_user_agent", "tfs"),
+        ("grpc.x", "1_000"),
+        ("grpc.y", "2147483648"),
+    )
+    assert parse_grpc_channel_arguments("") == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "grpc.max_connection_age_ms",  # no "=": the real server indexes past its split
+        "grpc.max_connection_age_ms=1,",  # empty item
+        "a=b=c",  # the real server silently drops "=c"
+        "=5",
+        " grpc.max_connection_age_ms=5",  # a key gRPC would not recognise
+        "grpc.max_connection_age_ms=30s",  # gRPC would ignore it: max age silently off
+        "grpc.max_connection_age_grace_ms=2147483648",  # not an int32: same
+    ],
+)
+def test_malformed_channel_arguments_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="--grpc_channel_arguments"):
+        parse_grpc_channel_arguments(text)
+
+
+def test_server_exits_2_on_a_malformed_channel_argument() -> None:
+    result = run_stand_in(
+        "--model_base_path=/x", "--grpc_channel_arguments=grpc.max_connection_age_ms=30s"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "grpc.max_connection_age_ms takes a 32-bit integer, got '30s'" in result.stderr
+
+
+def test_production_channel_arguments_reach_the_grpc_server_options() -> None:
+    argv = [flag.replace("/config/", f"{SERVING_DIR}/") for flag in read_args_file()]
+    args = parse(argv)
+    options = options_from_args(args)
+    expected = parse_grpc_channel_arguments(args.grpc_channel_arguments)
+    assert expected and set(expected) <= set(options.grpc_channel_arguments)
