@@ -23,7 +23,7 @@ from inception_svm_client.commands import EXIT_USAGE
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.inputs import bundled_cars_dir
+from inception_svm_client.inputs import bundled_cars_dir, bundled_cat_photo
 
 READY_TIMEOUT_S = 300.0
 RANDOM_BANNER = """
@@ -33,10 +33,6 @@ RANDOM_BANNER = """
 #  run is MEANINGLESS. Use the official checkpoint for real predictions.  #
 ###########################################################################
 """
-RANDOM_NOTICE = (
-    "RANDOM WEIGHTS (make demo WEIGHTS=random): every label and distance on this page is "
-    "meaningless; use the official checkpoint for real predictions."
-)
 OFFLINE_HELP = """
 error: could not obtain the official checkpoint {checkpoint}
 (no internet access?). To proceed:
@@ -137,6 +133,13 @@ def run_demo(weights: str, checkpoint: str, model_dir: Path, work_dir: Path) -> 
     try:
         ensure_saved_model(weights, checkpoint, model_dir, work_dir)
         with running_server(model_dir, work_dir) as target:
+            # The original talk's first step: does the network see the cat? (With the official
+            # weights the top-5 are cat classes; the last line says which weights answered.)
+            cat = bundled_cat_photo()
+            print(f"==> ImageNet top-5 of {cat.name}", flush=True)
+            imagenet = ["imagenet", str(cat), "--server", target, "--top", "5"]
+            if cli_main([*imagenet, "--format", "table"]) != 0:
+                raise DemoError("the ImageNet check failed (see above)")
             print(f"==> train on {cars / 'train'}", flush=True)
             train = ["train", str(cars / "train"), "--server", target, "--output", str(svm_path)]
             if cli_main(train) != 0:
@@ -145,8 +148,6 @@ def run_demo(weights: str, checkpoint: str, model_dir: Path, work_dir: Path) -> 
             classify = ["classify", str(cars / "unlabeled"), "--server", target]
             classify += ["--svm", str(svm_path), "--format", "table", "--report", str(report)]
             classify += ["--training-report", str(training_report)]
-            if weights == "random":
-                classify += ["--report-notice", RANDOM_NOTICE]
             code = cli_main(classify)
     except DemoError as error:
         print(str(error), file=sys.stderr)

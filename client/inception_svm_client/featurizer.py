@@ -172,6 +172,11 @@ class Featurizer:
             on_outage=on_outage,
         )
 
+    @property
+    def channel(self) -> grpc.Channel:
+        """The channel it calls on, for other signatures of the same server."""
+        return self._channel
+
     def close(self) -> None:
         if self._owns_channel:
             self._channel.close()

@@ -18,6 +18,7 @@ from inception_svm_client import wire
 from inception_svm_client.config import FeaturizerConfig
 from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.inputs import bundled_cat_photo
 
 IMAGENET_SIGNATURE = "classify_imagenet"
 PROBABILITIES = "probabilities"  # float [-1, K], descending softmax probabilities
@@ -121,6 +122,23 @@ class ImagenetClient(Featurizer):
         for name in _EXPECTED_OUTPUTS:
             rows[name] = outputs[name]
         return wire.PredictOutput(rows, model_name, model_version)
+
+
+def cat_top_k(featurizer: Featurizer) -> ImagenetRecord:
+    """The bundled cat photo's top classes and the weights that answered, on the server
+    ``featurizer`` talks to; raises ClientError (FAILED_PRECONDITION: no such signature)."""
+    client = ImagenetClient(featurizer.channel, imagenet_config(featurizer.config, None))
+    response = client.predict_with_retry([bundled_cat_photo().read_bytes()])
+    return to_record(str(bundled_cat_photo()), response.features[0], DEFAULT_TOP_K)
+
+
+def served_weights(featurizer: Featurizer) -> str | None:
+    """Which weights the served model holds, read through TF Serving's own API; None for
+    an export without the top-k signature (or a server that will not say)."""
+    try:
+        return cat_top_k(featurizer).checkpoint
+    except ClientError:
+        return None
 
 
 def is_official(checkpoint: str | None) -> bool:

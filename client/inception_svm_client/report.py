@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+from inception_svm_client.imagenet import is_official
 from inception_svm_client.records import ClassifyRecord, encode_path
 from inception_svm_client.report_chart import score_histogram_svg
 from inception_svm_client.svm import SvmMetadata, TrainingReport
@@ -231,6 +232,18 @@ def _training_section(training: TrainingReport) -> str:
     return "\n".join(parts)
 
 
+def weights_notice(svm: SvmMetadata) -> str | None:
+    """The banner for features from anything but the official checkpoint, taken from what
+    the export recorded (through the SVM's metadata), so nobody has to remember a flag."""
+    if svm.weights is None or is_official(svm.weights):
+        return None
+    return (
+        f"The featurizer was exported from {svm.weights}: unless these are weights you "
+        "trust (e.g. your own fine-tuned checkpoint), labels and distances on this page are "
+        "meaningless (random weights give random features)."
+    )
+
+
 def render_report(
     records: Sequence[ClassifyRecord],
     svm: SvmMetadata,
@@ -254,7 +267,8 @@ def render_report(
         f"{featurizer.model_version} signature {html.escape(featurizer.signature_name)}."
     )
     training_html = _training_section(training) if training is not None else ""
-    notice_html = f"<p class='notice'>{html.escape(notice)}</p>" if notice else ""
+    notices = [n for n in (weights_notice(svm), notice) if n]
+    notice_html = "".join(f"<p class='notice'>{html.escape(n)}</p>" for n in notices)
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"

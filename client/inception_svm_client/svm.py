@@ -104,9 +104,12 @@ class SvmMetadata:
     # The signature output the SVM was trained on (a FEATURE_SIGNATURES key); files from
     # before it existed were trained on logits.
     features: str = DEFAULT_FEATURES
+    # Which weights the featurizer held, as its export recorded them (the provenance line
+    # of the ``classify_imagenet`` answers); None when the model does not say.
+    weights: str | None = None
 
     def to_props(self) -> dict[str, str]:
-        return {
+        props = {
             "class_names": json.dumps(self.class_names),
             "feature_dim": str(self.feature_dim),
             "featurizer_model_name": self.featurizer.model_name,
@@ -118,6 +121,9 @@ class SvmMetadata:
             "loo_accuracy": json.dumps(self.loo_accuracy),
             "features": self.features,
         }
+        if self.weights is not None:
+            props["featurizer_weights"] = self.weights
+        return props
 
     @classmethod
     def from_props(cls, props: dict[str, str]) -> SvmMetadata:
@@ -142,6 +148,7 @@ class SvmMetadata:
                 sklearn_version=props["sklearn_version"],
                 loo_accuracy=json.loads(props["loo_accuracy"]),
                 features=features,
+                weights=props.get("featurizer_weights"),
             )
         except (KeyError, ValueError) as error:
             raise ClientError("INVALID_SVM", f"missing or bad ONNX metadata: {error}") from error

@@ -15,6 +15,7 @@ import numpy as np
 
 from inception_svm_client import svm
 from inception_svm_client.featurizer import FeatureResult, Featurizer
+from inception_svm_client.imagenet import served_weights
 from inception_svm_client.inputs import labeled_folders, read_image
 
 
@@ -87,6 +88,7 @@ def train_svm(
         sklearn_version=sklearn.__version__,
         loo_accuracy=report.loo_accuracy,
         features=featurizer.config.signature.output_name,
+        weights=served_weights(featurizer),
     )
     return TrainedSvm(svm.export_onnx(model, metadata), metadata, report)
 

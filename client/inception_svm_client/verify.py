@@ -20,15 +20,7 @@ from inception_svm_client import wire
 from inception_svm_client.errors import ClientError, SignatureMismatchError, from_rpc_error
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.golden import Golden, GoldenInput
-from inception_svm_client.imagenet import (
-    CAT_CLASSES,
-    DEFAULT_TOP_K,
-    ImagenetClient,
-    imagenet_config,
-    is_official,
-    to_record,
-)
-from inception_svm_client.inputs import bundled_cat_photo
+from inception_svm_client.imagenet import CAT_CLASSES, cat_top_k, is_official
 from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
 from inception_svm_client.svm import SvmClassifier
 
@@ -72,7 +64,6 @@ class Verifier:
         latency_samples: int = LATENCY_SAMPLES,
     ) -> None:
         self._featurizer = featurizer
-        self._channel = channel
         self._status: Any = channel.unary_unary(GET_MODEL_STATUS_METHOD)
         self._golden = golden
         self._svm = svm
@@ -211,15 +202,13 @@ class Verifier:
         top-5 holds a cat class. Other weights (random, fine-tuned) make it meaningless,
         and the check says it does not apply rather than pass or fail."""
         name = "imagenet cat"
-        client = ImagenetClient(self._channel, imagenet_config(self._featurizer.config, None))
         try:
-            response = client.predict_with_retry([bundled_cat_photo().read_bytes()])
+            record = cat_top_k(self._featurizer)
         except ClientError as error:
             _abort_if_unreachable(error)
             if error.code == "FAILED_PRECONDITION":  # an export without the signature
                 return Check(name, True, f"not applicable: {error.details}")
             return Check(name, False, str(error))
-        record = to_record("cat", response.features[0], DEFAULT_TOP_K)
         top = ", ".join(f"{c.index} {c.name.split(',')[0]}" for c in record.classes)
         if not is_official(record.checkpoint):
             return Check(name, True, f"not applicable: {record.checkpoint}; top-5 {top}")

@@ -49,6 +49,9 @@ def test_trained_svm_carries_its_metadata(trained_svm: Path) -> None:
     assert meta.training_set_size == 20
     assert (meta.featurizer.model_name, meta.featurizer.model_version) == ("inception_v1", 1)
     assert meta.featurizer.signature_name == "serving_default"
+    # What the export recorded about its weights, read through the served model.
+    assert meta.weights is not None
+    assert meta.weights.startswith("not the official inception_v1_2016_08_28 checkpoint")
     report = json.loads(trained_svm.with_suffix(".training.json").read_text())
     assert sum(map(sum, report["confusion_matrix"])) == 20
 
@@ -153,6 +156,8 @@ def test_stdin_paths_table_and_html_report(
     assert page.count("data:image/jpeg;base64,") == len(paths)
     assert "Leave-one-out accuracy" in page and "Confusion matrix" in page
     assert "<p class='notice'>random &lt;weights&gt;</p>" in page
+    # The random-weights banner comes from the SVM's metadata, with no flag.
+    assert "<p class='notice'>The featurizer was exported from not the official" in page
 
 
 def test_usage_and_connection_errors_exit_2(

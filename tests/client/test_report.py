@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,12 @@ def test_large_report_in_headless_chromium(large_report: Path) -> None:
         f"\nchromium: grid drawn {rendered.group(1)} ms after navigation start; "
         f"dump-dom run {run.wall_s:.1f} s; screenshot {png.output}"
     )
+
+
+def test_weights_banner_comes_from_the_svm_metadata() -> None:
+    records = classified(3)
+    unofficial = replace(svm_metadata(), weights="not the official x checkpoint (sha256 ab)")
+    assert "The featurizer was exported from not the official" in render_report(records, unofficial)
+    official = replace(svm_metadata(), weights="official x checkpoint (sha256 cd)")
+    assert "class='notice'" not in render_report(records, official)
+    assert "class='notice'" not in render_report(records, svm_metadata())  # not recorded
