@@ -19,6 +19,7 @@ from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
 from inception_svm_client.svm import SvmClassifier
 from tests.harness import ServerHandle, free_port
+from tests.svm_files import retagged_svm
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -274,7 +275,6 @@ assert not loaded({"tensorflow"}), loaded({"tensorflow"})
 def test_python_api_checks_the_svm_against_the_served_model(
     stand_in: ServerHandle, trained_svm: Path, bundled_photos: Path, tmp_path: Path
 ) -> None:
-    import onnx
 
     from inception_svm_client.errors import SignatureMismatchError
 
@@ -284,12 +284,9 @@ def test_python_api_checks_the_svm_against_the_served_model(
         assert featurizer.config.signature.version == 1  # pinned to the SVM's version
         results = list(featurizer.featurize(path_inputs(photos)))
     assert [r.model_version for r in results] == [1, 1]
-    model = onnx.load(str(trained_svm))
-    for prop in model.metadata_props:
-        if prop.key == "featurizer_model_name":
-            prop.value = "resnet_50"
-    foreign = tmp_path / "foreign.onnx"
-    onnx.save(model, str(foreign))
+    foreign = retagged_svm(
+        trained_svm, tmp_path / "foreign.onnx", featurizer_model_name="resnet_50"
+    )
     with (
         SvmClassifier.load(foreign).connect(ChannelConfig(stand_in.grpc_target)) as featurizer,
         pytest.raises(SignatureMismatchError, match="resnet_50"),

@@ -15,16 +15,6 @@ from inception_svm_export.saved_model import IMAGENET_TOP_K
 
 
 @pytest.fixture(scope="module")
-def version_dir(model_base_path: Path) -> Path:
-    return model_base_path / "1"
-
-
-@pytest.fixture(scope="module")
-def model(version_dir: Path) -> tf.Module:
-    return tf.saved_model.load(str(version_dir))
-
-
-@pytest.fixture(scope="module")
 def photos(bundled_photos: Path) -> tf.Tensor:
     paths = sorted((bundled_photos / "cars" / "unlabeled").glob("*.jpg"))[:3]
     paths.append(bundled_photos / "samples" / "cat-with-tongue_224x224.jpg")

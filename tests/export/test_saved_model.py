@@ -22,16 +22,6 @@ from inception_svm_export.warmup import WARMUP_FILE
 
 
 @pytest.fixture(scope="module")
-def version_dir(model_base_path: Path) -> Path:
-    return model_base_path / "1"
-
-
-@pytest.fixture(scope="module")
-def model(version_dir: Path) -> tf.Module:
-    return tf.saved_model.load(str(version_dir))
-
-
-@pytest.fixture(scope="module")
 def photo(bundled_photos: Path) -> Image.Image:
     path = bundled_photos / "cars" / "train" / "classic" / "classic-14543545060_0467af947a_z.jpg"
     return Image.open(path).convert("RGB")

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import onnx
 import pytest
 
 from inception_svm_client.svm import sha256_file
@@ -22,6 +21,7 @@ from tests.paths import car_photos
 from tests.reliability.certs import TestPki, make_test_pki, openssl_available, ssl_config_text
 from tests.reliability.cli import jsonl_records, run_cli
 from tests.serving_calls import predict, predict_request, string_tensor
+from tests.svm_files import retagged_svm
 
 
 def _key_body(path: Path) -> str:
@@ -48,12 +48,9 @@ def test_svm_with_wrong_sha256_is_refused_before_classifying(
 def test_svm_for_another_featurizer_is_refused_before_classifying(
     batching_server: ServerHandle, trained_svm: Path, tmp_path: Path
 ) -> None:
-    model = onnx.load(str(trained_svm))
-    for prop in model.metadata_props:
-        if prop.key == "featurizer_model_name":
-            prop.value = "resnet_50"
-    foreign = tmp_path / "foreign.onnx"
-    onnx.save(model, str(foreign))
+    foreign = retagged_svm(
+        trained_svm, tmp_path / "foreign.onnx", featurizer_model_name="resnet_50"
+    )
     result = run_cli(
         "classify", str(car_photos()[0]), "--server", batching_server.grpc_target,
         "--svm", str(foreign),
