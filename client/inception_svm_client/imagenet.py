@@ -16,7 +16,7 @@ import numpy as np
 
 from inception_svm_client import wire
 from inception_svm_client.config import FeaturizerConfig
-from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 
 IMAGENET_SIGNATURE = "classify_imagenet"
@@ -133,7 +133,8 @@ def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:
 def check_top_k(top_k: int, available: int) -> None:
     if not 1 <= top_k <= available:
         raise ClientError(
-            "INVALID_CONFIG", f"--top must be between 1 and {available} (what the model returns)"
+            ErrorCode.INVALID_CONFIG,
+            f"--top must be between 1 and {available} (what the model returns)",
         )
 
 
