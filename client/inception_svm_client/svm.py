@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inception_svm_client.config import DEFAULT_FEATURES, FEATURE_SIGNATURES
+from inception_svm_client.config import DEFAULT_FEATURES
+from inception_svm_client.contract import FEATURE_SIGNATURES
 from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 
 if TYPE_CHECKING:

@@ -19,10 +19,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from inception_svm_client.contract import NUM_CLASSES
 from tests.harness import PRODUCTION_BATCHING_FLAGS, running_server
 from tests.paths import car_photos
 from tests.serving_calls import (
-    NUM_CLASSES,
     Outcome,
     predict,
     predict_request,
