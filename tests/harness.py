@@ -31,6 +31,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inception_svm_client import contract
 from inception_svm_serving.config import load_monitoring_config
 from inception_svm_serving.launch import flag_name, merge_flags
 from tests.paths import REPO_ROOT, SERVING_DIR
@@ -43,7 +44,7 @@ PRODUCTION_BATCHING_FLAGS = (
     "--enable_batching=true",
     f"--batching_parameters_file={BATCHING_PARAMETERS}",
 )
-MODEL_NAME = "inception_v1"
+MODEL_NAME = contract.MODEL_NAME
 METRICS_PATH = load_monitoring_config(MONITORING_CONFIG).prometheus_path
 _LOG_TAIL_CHARS = 4000
 _PR_SET_PDEATHSIG = 1

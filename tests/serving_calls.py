@@ -17,12 +17,8 @@ import grpc
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from inception_svm_client.contract import IMAGES_INPUT, LOGITS_OUTPUT, SERVING_SIGNATURE
 from tests.harness import MODEL_NAME
-
-SIGNATURE = "serving_default"
-INPUT_NAME = "images"
-OUTPUT_NAME = "logits"
-NUM_CLASSES = 1001
 
 
 def string_tensor(
@@ -44,8 +40,8 @@ def predict_request(
     model: str = MODEL_NAME,
     version: int | None = None,
     version_label: str | None = None,
-    signature: str = SIGNATURE,
-    input_name: str = INPUT_NAME,
+    signature: str = SERVING_SIGNATURE,
+    input_name: str = IMAGES_INPUT,
 ) -> predict_pb2.PredictRequest:
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
@@ -78,7 +74,7 @@ def predict(
         code = error.code() if isinstance(error, grpc.Call) else grpc.StatusCode.UNKNOWN
         details = (error.details() if isinstance(error, grpc.Call) else None) or ""
         return Outcome(code, details)
-    shape = tuple(d.size for d in response.outputs[OUTPUT_NAME].tensor_shape.dim)
+    shape = tuple(d.size for d in response.outputs[LOGITS_OUTPUT].tensor_shape.dim)
     version = response.model_spec.version.value if response.model_spec.HasField("version") else None
     return Outcome(grpc.StatusCode.OK, "", shape, version)
 

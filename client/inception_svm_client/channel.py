@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import grpc
 
 from inception_svm_client.config import ChannelConfig, TlsConfig
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, ErrorCode
 
 
 def resolve_target(target: str) -> str:
@@ -53,7 +53,9 @@ def _read(path: object, what: str) -> bytes:
         with open(str(path), "rb") as handle:
             return handle.read()
     except OSError as error:
-        raise ClientError("INVALID_CONFIG", f"cannot read {what} {path}: {error}") from error
+        raise ClientError(
+            ErrorCode.INVALID_CONFIG, f"cannot read {what} {path}: {error}"
+        ) from error
 
 
 def channel_credentials(tls: TlsConfig) -> grpc.ChannelCredentials:

@@ -9,17 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inception_svm_client.contract import (
+    IMAGES_INPUT,
+    LOGITS_OUTPUT,
+    MODEL_NAME,
+    SERVING_SIGNATURE,
+)
+
 MIB = 1024 * 1024
 # TF Serving's own default gRPC limit is far above gRPC's 4 MiB; 64 MiB fits a batch of
 # 32 large photos while still refusing absurd messages.
 DEFAULT_MESSAGE_LIMIT = 64 * MIB
 DEFAULT_MAX_IMAGE_BYTES = 32 * MIB
-# Which layer an SVM is trained on → the signature serving it. The kind's name is the
-# signature output's name, so the SVM's metadata names exactly what classify must request.
 # ``logits`` stays on serving_default (the original contract); the 1024-d pre-logits come
-# from the ``features`` signature, asked for alone through output_filter.
-FEATURE_SIGNATURES: dict[str, str] = {"logits": "serving_default", "prelogits": "features"}
-DEFAULT_FEATURES = "logits"
+# from the ``features`` signature (contract.FEATURE_SIGNATURES), asked for alone through
+# output_filter.
+DEFAULT_FEATURES = LOGITS_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -98,15 +103,15 @@ class RetryPolicy:
 class SignatureSpec:
     """The served signature the client relies on: encoded images in, logits [-1, D] out."""
 
-    model_name: str = "inception_v1"
-    signature_name: str = "serving_default"
+    model_name: str = MODEL_NAME
+    signature_name: str = SERVING_SIGNATURE
     version: int | None = None
     version_label: str | None = None
     # Ask for whatever version the server serves, even when an SVM names the version it was
     # trained on (the default pins requests to that version).
     latest: bool = False
-    input_name: str = "images"
-    output_name: str = "logits"
+    input_name: str = IMAGES_INPUT
+    output_name: str = LOGITS_OUTPUT
     # Requested alongside ``output_name`` through output_filter (e.g. ImageNet top-k).
     extra_outputs: tuple[str, ...] = ()
 

@@ -32,6 +32,7 @@ from inception_svm_client.errors import (
     BAD_RESPONSE,
     MODEL_VERSION_MISMATCH,
     ClientError,
+    ErrorCode,
     SignatureMismatchError,
     from_rpc_error,
 )
@@ -215,13 +216,15 @@ class Featurizer:
                 stop,
             )
         except ClientError as error:
-            if error.code == "NOT_FOUND":
+            if error.code == ErrorCode.NOT_FOUND:
                 raise ClientError(error.code, error.details + self._not_found_hint()) from None
             raise
         try:
             signature = wire.decode_metadata_response(data, spec.signature_name)
-        except ValueError as error:
+        except wire.MissingSignatureError as error:
             raise SignatureMismatchError(str(error)) from error
+        except ValueError as error:  # unparseable, as for Predict below
+            raise ClientError(BAD_RESPONSE, str(error)) from error
         dim = check_signature(signature, self.config)
         expected = self._expected_feature_dim
         if expected is not None and dim != expected:

@@ -16,25 +16,27 @@ import numpy as np
 
 from inception_svm_client import wire
 from inception_svm_client.config import FeaturizerConfig
-from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.contract import (
+    CHECKPOINT_OUTPUT,
+    CLASS_NAMES_OUTPUT,
+    CLASSES_OUTPUT,
+    IMAGENET_SIGNATURE,
+    PROBABILITIES_OUTPUT,
+)
+from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.inputs import bundled_cat_photo
 
-IMAGENET_SIGNATURE = "classify_imagenet"
-PROBABILITIES = "probabilities"  # float [-1, K], descending softmax probabilities
-CLASSES = "classes"  # int32 [-1, K], indices into the 1001 classes (0 = background)
-CLASS_NAMES = "class_names"  # string [-1, K]
-CHECKPOINT = "checkpoint"  # string [-1]: which weights answered (official or not)
 DEFAULT_TOP_K = 5
 # Cat classes in TF-Slim's 1001-class order: tabby, tiger cat, Persian, Siamese, Egyptian
 # cat, and lynx (the talk's fourth answer for its cat photo).
 CAT_CLASSES = frozenset({282, 283, 284, 285, 286, 288})
 OFFICIAL_MARK = "official "  # how the export's provenance line starts for the release
 _EXPECTED_OUTPUTS = {
-    PROBABILITIES: wire.DT_FLOAT,
-    CLASSES: wire.DT_INT32,
-    CLASS_NAMES: wire.DT_STRING,
-    CHECKPOINT: wire.DT_STRING,
+    PROBABILITIES_OUTPUT: wire.DT_FLOAT,
+    CLASSES_OUTPUT: wire.DT_INT32,
+    CLASS_NAMES_OUTPUT: wire.DT_STRING,
+    CHECKPOINT_OUTPUT: wire.DT_STRING,
 }
 
 
@@ -72,8 +74,8 @@ def imagenet_config(config: FeaturizerConfig, signature_name: str | None) -> Fea
     spec = dataclasses.replace(
         config.signature,
         signature_name=signature_name or IMAGENET_SIGNATURE,
-        output_name=PROBABILITIES,
-        extra_outputs=(CLASSES, CLASS_NAMES, CHECKPOINT),
+        output_name=PROBABILITIES_OUTPUT,
+        extra_outputs=(CLASSES_OUTPUT, CLASS_NAMES_OUTPUT, CHECKPOINT_OUTPUT),
     )
     return dataclasses.replace(config, signature=spec)
 
@@ -93,30 +95,30 @@ class ImagenetClient(Featurizer):
                     f"signature {signature.signature_name!r} output {name!r} is {found}, "
                     f"expected {wire.dtype_name(dtype)} (export the model again)"
                 )
-        shape = signature.outputs[PROBABILITIES].shape
+        shape = signature.outputs[PROBABILITIES_OUTPUT].shape
         return shape[1] if shape is not None and len(shape) == 2 and shape[1] > 0 else 0
 
     def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
         outputs, model_name, model_version = wire.decode_outputs(
             data, list(_EXPECTED_OUTPUTS), batch_size
         )
-        probabilities = outputs[PROBABILITIES]
+        probabilities = outputs[PROBABILITIES_OUTPUT]
         k = probabilities.shape[1] if probabilities.ndim == 2 else -1
         expected: dict[str, tuple[int, ...]] = {
-            PROBABILITIES: (batch_size, k),
-            CLASSES: (batch_size, k),
+            PROBABILITIES_OUTPUT: (batch_size, k),
+            CLASSES_OUTPUT: (batch_size, k),
         }
-        expected |= {CLASS_NAMES: (batch_size, k), CHECKPOINT: (batch_size,)}
+        expected |= {CLASS_NAMES_OUTPUT: (batch_size, k), CHECKPOINT_OUTPUT: (batch_size,)}
         for name, shape in expected.items():
             if outputs[name].shape != shape:
                 raise wire.WireError(f"{name!r} has shape {list(outputs[name].shape)}")
         rows = np.empty(
             batch_size,
             dtype=[
-                (CLASSES, np.int64, (k,)),
-                (CLASS_NAMES, object, (k,)),
-                (PROBABILITIES, np.float64, (k,)),
-                (CHECKPOINT, object),
+                (CLASSES_OUTPUT, np.int64, (k,)),
+                (CLASS_NAMES_OUTPUT, object, (k,)),
+                (PROBABILITIES_OUTPUT, np.float64, (k,)),
+                (CHECKPOINT_OUTPUT, object),
             ],
         )
         for name in _EXPECTED_OUTPUTS:
@@ -151,16 +153,20 @@ def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:
     classes = tuple(
         TopClass(int(index), _text(name), float(probability))
         for index, name, probability in zip(
-            row[CLASSES][:top_k], row[CLASS_NAMES][:top_k], row[PROBABILITIES][:top_k], strict=True
+            row[CLASSES_OUTPUT][:top_k],
+            row[CLASS_NAMES_OUTPUT][:top_k],
+            row[PROBABILITIES_OUTPUT][:top_k],
+            strict=True,
         )
     )
-    return ImagenetRecord(path, classes, _text(row[CHECKPOINT]))
+    return ImagenetRecord(path, classes, _text(row[CHECKPOINT_OUTPUT]))
 
 
 def check_top_k(top_k: int, available: int) -> None:
     if not 1 <= top_k <= available:
         raise ClientError(
-            "INVALID_CONFIG", f"--top must be between 1 and {available} (what the model returns)"
+            ErrorCode.INVALID_CONFIG,
+            f"--top must be between 1 and {available} (what the model returns)",
         )
 
 

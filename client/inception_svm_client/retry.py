@@ -16,18 +16,19 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from inception_svm_client.config import RetryPolicy
-from inception_svm_client.errors import RETRY_BUDGET_EXHAUSTED, ClientError
+from inception_svm_client.errors import ClientError, ErrorCode
 
 T = TypeVar("T")
-# A call cut short by an interrupt: it has no outcome from the server.
-INTERRUPTED = "INTERRUPTED"
-RETRYABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"})
+INTERRUPTED = ErrorCode.INTERRUPTED
+RETRYABLE_CODES = frozenset(
+    {ErrorCode.UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.RESOURCE_EXHAUSTED}
+)
 # The server refused the batch's content: splitting finds the image(s) responsible.
-SPLITTABLE_CODES = frozenset({"INVALID_ARGUMENT"})
+SPLITTABLE_CODES = frozenset({ErrorCode.INVALID_ARGUMENT})
 
 
 def is_oversize(error: ClientError) -> bool:
-    return error.code == "RESOURCE_EXHAUSTED" and "larger than max" in error.details
+    return error.code == ErrorCode.RESOURCE_EXHAUSTED and error.oversize
 
 
 def should_split(error: ClientError) -> bool:
@@ -45,7 +46,7 @@ class BudgetExhaustedError(ClientError):
 
     def __init__(self, budget_s: float, cause: ClientError) -> None:
         super().__init__(
-            RETRY_BUDGET_EXHAUSTED,
+            ErrorCode.RETRY_BUDGET_EXHAUSTED,
             f"retry budget of {budget_s:g} s exhausted; first failure {cause.code}: "
             f"{cause.details}",
         )
@@ -83,7 +84,7 @@ class RetryBudget:
         stand-in answers NOT_FOUND then, TF Serving refuses connections). If the version
         really was retired, the records still say so: the first failure is named when the
         budget runs out."""
-        return should_retry(error) or (self.served and error.code == "NOT_FOUND")
+        return should_retry(error) or (self.served and error.code == ErrorCode.NOT_FOUND)
 
     def succeeded(self) -> None:
         with self._lock:

@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inception_svm_client.config import DEFAULT_FEATURES, FEATURE_SIGNATURES
-from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.config import DEFAULT_FEATURES
+from inception_svm_client.contract import FEATURE_SIGNATURES
+from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 
 if TYPE_CHECKING:
     from inception_svm_client.config import ChannelConfig, FeaturizerConfig
@@ -130,7 +131,7 @@ class SvmMetadata:
         features = props.get("features", DEFAULT_FEATURES)
         if features not in FEATURE_SIGNATURES:
             raise ClientError(
-                "INVALID_SVM",
+                ErrorCode.INVALID_SVM,
                 f"ONNX metadata names unknown features {features!r} "
                 f"(known: {', '.join(FEATURE_SIGNATURES)})",
             )
@@ -151,7 +152,9 @@ class SvmMetadata:
                 weights=props.get("featurizer_weights"),
             )
         except (KeyError, ValueError) as error:
-            raise ClientError("INVALID_SVM", f"missing or bad ONNX metadata: {error}") from error
+            raise ClientError(
+                ErrorCode.INVALID_SVM, f"missing or bad ONNX metadata: {error}"
+            ) from error
 
 
 def make_linear_svc(c: float = DEFAULT_C) -> Any:
@@ -239,14 +242,14 @@ class SvmClassifier:
             )
         except Exception as error:  # onnxruntime raises its own untyped exceptions
             raise ClientError(
-                "INVALID_SVM", f"{source} is not a loadable ONNX model: {error}"
+                ErrorCode.INVALID_SVM, f"{source} is not a loadable ONNX model: {error}"
             ) from None
         props = dict(self._session.get_modelmeta().custom_metadata_map)
         self.metadata = SvmMetadata.from_props(props)
         inputs = self._session.get_inputs()
         if len(inputs) != 1 or inputs[0].shape[-1] != self.metadata.feature_dim:
             raise ClientError(
-                "INVALID_SVM",
+                ErrorCode.INVALID_SVM,
                 f"{source}: ONNX input {[(i.name, i.shape) for i in inputs]} does not take "
                 f"{self.metadata.feature_dim} features",
             )
@@ -258,12 +261,14 @@ class SvmClassifier:
         try:
             data = path.read_bytes()
         except OSError as error:
-            raise ClientError("INVALID_SVM", f"cannot read {path}: {error.strerror}") from error
+            raise ClientError(
+                ErrorCode.INVALID_SVM, f"cannot read {path}: {error.strerror}"
+            ) from error
         if expected_sha256 is not None:
             actual = hashlib.sha256(data).hexdigest()
             if actual != expected_sha256.lower():
                 raise ClientError(
-                    "INVALID_SVM", f"{path} has sha256 {actual}, expected {expected_sha256}"
+                    ErrorCode.INVALID_SVM, f"{path} has sha256 {actual}, expected {expected_sha256}"
                 )
         return cls(data, str(path))
 

@@ -17,7 +17,12 @@ import grpc
 import numpy as np
 
 from inception_svm_client import wire
-from inception_svm_client.errors import ClientError, SignatureMismatchError, from_rpc_error
+from inception_svm_client.errors import (
+    ClientError,
+    ErrorCode,
+    SignatureMismatchError,
+    from_rpc_error,
+)
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.golden import Golden, GoldenInput
 from inception_svm_client.imagenet import CAT_CLASSES, cat_top_k, is_official
@@ -25,7 +30,7 @@ from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
 from inception_svm_client.svm import SvmClassifier
 
 # The server cannot be reached at all: the run says nothing about what it serves.
-UNREACHABLE_CODES = frozenset({"UNAVAILABLE", "DEADLINE_EXCEEDED"})
+UNREACHABLE_CODES = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED})
 LATENCY_SAMPLES = 10
 
 

@@ -54,6 +54,11 @@ class WireError(ValueError):
     """A message that does not hold what the TF Serving API promises."""
 
 
+class MissingSignatureError(WireError):
+    """A well-formed metadata reply without the asked signature: the model is the wrong one
+    for this client, as opposed to a reply that cannot be decoded at all."""
+
+
 def dtype_name(dtype: int) -> str:
     value = messages.DATA_TYPE.values_by_number.get(dtype)
     return value.name if value is not None else f"DataType({dtype})"
@@ -274,7 +279,7 @@ def decode_metadata_response(data: bytes, signature_name: str) -> Signature:
     signature_map = _parse(messages.SignatureDefMap, packed.value)
     if signature_name not in signature_map.signature_def:
         available = sorted(signature_map.signature_def)
-        raise WireError(f"model has no signature {signature_name!r} (has {available})")
+        raise MissingSignatureError(f"model has no signature {signature_name!r} (has {available})")
     signature_def = signature_map.signature_def[signature_name]
     spec = response.model_spec
     return Signature(

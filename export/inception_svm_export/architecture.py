@@ -12,8 +12,6 @@ from functools import cache
 from pathlib import Path
 
 SCOPE = "InceptionV1"
-NUM_CLASSES = 1001
-PRELOGITS_DIM = 1024  # channels of Mixed_5c, average-pooled: the logits' input
 IMAGE_SIZE = 224
 BATCHNORM_EPSILON = 0.001
 LOGITS_SCOPE = f"{SCOPE}/Logits/Conv2d_0c_1x1"

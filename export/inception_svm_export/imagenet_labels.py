@@ -13,7 +13,7 @@ import importlib.resources
 import json
 from pathlib import Path
 
-from inception_svm_export.architecture import NUM_CLASSES
+from inception_svm_client.contract import NUM_CLASSES
 
 LABELS_ASSET = "imagenet_labels.txt"
 BACKGROUND = "background"

@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping
 
 import tensorflow as tf
 
+from inception_svm_client.contract import NUM_CLASSES, PRELOGITS_DIM
 from inception_svm_export.architecture import (
     BATCHNORM_EPSILON,
     LOGITS_SCOPE,
     MIXED_BLOCKS,
-    NUM_CLASSES,
-    PRELOGITS_DIM,
     SCOPE,
 )
 

@@ -18,8 +18,25 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from inception_svm_client.contract import (
+    CHECKPOINT_OUTPUT,
+    CLASS_NAMES_OUTPUT,
+    CLASSES_OUTPUT,
+    FEATURES_SIGNATURE,
+    IMAGENET_SIGNATURE,
+    IMAGES_INPUT,
+    LOGITS_OUTPUT,
+    MODEL_NAME,
+    NUM_CLASSES,
+    PIXELS_INPUT,
+    PIXELS_SIGNATURE,
+    PRELOGITS_DIM,
+    PRELOGITS_OUTPUT,
+    PROBABILITIES_OUTPUT,
+    SERVING_SIGNATURE,
+)
 from inception_svm_client.golden import ModelIdentity
-from inception_svm_export.architecture import IMAGE_SIZE, NUM_CLASSES, PRELOGITS_DIM
+from inception_svm_export.architecture import IMAGE_SIZE
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
 from inception_svm_export.config import ExportConfig, Precision
@@ -40,22 +57,7 @@ from inception_svm_export.warmup import (
     write_warmup_requests,
 )
 
-SERVING_SIGNATURE = "serving_default"
-PIXELS_SIGNATURE = "predict_pixels"
-IMAGES_INPUT = "images"
-PIXELS_INPUT = "pixels"
-LOGITS_OUTPUT = "logits"
 METADATA_FILE = "export_metadata.json"
-# Issue 19: pre-logits features and ImageNet top-k. ``features`` is a signature of its own
-# so ``serving_default`` keeps exactly one output: REST row-format clients read
-# ``predictions`` as a plain list of logits, which a second output would turn into objects.
-FEATURES_SIGNATURE = "features"
-PRELOGITS_OUTPUT = "prelogits"
-IMAGENET_SIGNATURE = "classify_imagenet"
-CLASSES_OUTPUT = "classes"
-CLASS_NAMES_OUTPUT = "class_names"
-PROBABILITIES_OUTPUT = "probabilities"
-CHECKPOINT_OUTPUT = "checkpoint"
 # The signature returns this many classes per image (a client shows any K up to it): a
 # fixed K keeps every input batchable by TF Serving, which a scalar ``k`` input would not.
 IMAGENET_TOP_K = 10
@@ -78,7 +80,7 @@ class InceptionV1Serving(tf.Module):
         weights_description: str,
         sub_batch_size: int = SUB_BATCH_SIZE,
     ) -> None:
-        super().__init__(name="inception_v1")
+        super().__init__(name=MODEL_NAME)
         self.weights = {
             name: tf.Variable(value, trainable=False, name=name)
             for name, value in stored_weights(weights, precision).items()
@@ -241,7 +243,7 @@ def write_export_golden(
     """The golden outputs of the SavedModel in ``staging``, inside it before the rename, so
     they are part of the version (and of its integrity manifest)."""
     identity = ModelIdentity(
-        model="inception_v1",
+        model=MODEL_NAME,
         version=version,
         checkpoint=config.checkpoint,
         checkpoint_sha256=provenance.sha256,

@@ -130,6 +130,12 @@ class BatchScheduler:
             return results[0]
         return {k: np.concatenate([r[k] for r in results]) for k in results[0]}
 
+    @property
+    def queued_batches(self) -> int:
+        """Batches waiting for a batch thread (not those running): what shutdown would drop."""
+        with self._cond:
+            return len(self._queue)
+
     def close(self) -> None:
         """Run what is queued, then stop the threads; later submits get Unavailable."""
         with self._cond:

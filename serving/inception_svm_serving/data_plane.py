@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_serving.admission import Admission
 from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
 from inception_svm_serving.model_manager import ModelManager, VersionStatus
-from inception_svm_serving.runtime import DEFAULT_SIGNATURE, SignatureSpec, TensorSpec
+from inception_svm_serving.runtime import SignatureSpec, TensorSpec
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Metadata:
 def _signature(signatures: Mapping[str, SignatureSpec], name: str) -> SignatureSpec:
     """An unknown key is FAILED_PRECONDITION with TF Serving's wording (predict_util.cc):
     the model exists, it just was not exported with that signature."""
-    key = name or DEFAULT_SIGNATURE
+    key = name or SERVING_SIGNATURE
     if key not in signatures:
         raise FailedPrecondition(f'Serving signature key "{key}" not found.')
     return signatures[key]

@@ -28,13 +28,13 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
+from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_export.preprocessing import header_dimensions
 from inception_svm_serving.config import SessionOptions
 from inception_svm_serving.errors import Internal, InvalidArgument
 
 SERVE_TAG = "serve"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
-DEFAULT_SIGNATURE = "serving_default"
 
 
 @dataclass(frozen=True)
@@ -144,7 +144,7 @@ def read_warmup_requests(path: Path) -> list[tuple[str, dict[str, np.ndarray]]]:
         if log.WhichOneof("log_type") != "predict_log":
             raise Internal(f"{warmup_path}: only predict_log warmup records are supported")
         request = log.predict_log.request
-        signature = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        signature = request.model_spec.signature_name or SERVING_SIGNATURE
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
         requests.append((signature, inputs))
     return requests

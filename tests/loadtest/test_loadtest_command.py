@@ -50,12 +50,15 @@ def test_closed_loop_report_counts_every_request(server: ServerHandle, tmp_path:
     code, report = run_json(tmp_path, [*argv, "--batch-size", "2", "--warmup", "0.3"])
     assert code == EXIT_OK
     assert report["settings"]["mode"] == "closed"
-    assert report["requests"] == {
+    requests = report["requests"]
+    assert {key: requests[key] for key in ("measured", "ok", "failed")} == {
         "measured": 12,
         "ok": 12,
         "failed": 0,
-        "warmup_excluded": report["requests"]["warmup_excluded"],
     }
+    # The first request is admitted as the clock starts, inside the 0.3 s warmup window, so
+    # at least one is excluded; how many more depends on the machine's speed.
+    assert requests["warmup_excluded"] >= 1, requests
     assert report["images_ok"] == 24
     assert report["status_counts"] == {"OK": 12}
     latency = report["latency_ms"]

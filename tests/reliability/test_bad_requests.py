@@ -15,12 +15,12 @@ import grpc
 import pytest
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
+from inception_svm_client.contract import NUM_CLASSES
 from inception_svm_serving.config import load_batching_parameters
 from tests.harness import BATCHING_PARAMETERS, ServerHandle
 from tests.paths import car_photos
 from tests.reliability.bad_inputs import BAD_INPUTS, BadInput, Verdict
 from tests.serving_calls import (
-    NUM_CLASSES,
     predict,
     predict_request,
     rss_bytes,
@@ -173,9 +173,18 @@ def test_unknown_model_version_signature(
 
 
 def test_server_survives_and_memory_returns_to_baseline(
-    batching_server: ServerHandle, channel: grpc.Channel, baseline_rss: int
+    batching_server: ServerHandle,
+    bad_input_paths: dict[str, Path],
+    channel: grpc.Channel,
+    baseline_rss: int,
 ) -> None:
-    """Runs after the bad requests above (file order): still serving, memory bounded."""
+    """Sends every bad request itself (so it proves something when run alone, in any order),
+    then: still serving, memory bounded. The status of each is the other tests' business."""
+    for case in GRPC_CASES:
+        predict(channel, predict_request(string_tensor([bad_input_paths[case.name].read_bytes()])))
+    for tensor, _ in BAD_TENSORS.values():
+        predict(channel, predict_request(tensor), timeout_s=30)
+    predict(channel, predict_request(string_tensor([b"\xff\xd8\xff" + b"\0" * 65 * MIB])))
     photo = car_photos()[1].read_bytes()
     outcome = predict(channel, predict_request(string_tensor([photo])))
     assert outcome.code == CODE.OK and outcome.output_shape == (1, NUM_CLASSES)

@@ -8,6 +8,7 @@ traffic flows must not fail a single request.
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
@@ -18,10 +19,10 @@ from pathlib import Path
 import grpc
 import numpy as np
 
+from inception_svm_client.contract import NUM_CLASSES
 from tests.harness import PRODUCTION_BATCHING_FLAGS, running_server
 from tests.paths import car_photos
 from tests.serving_calls import (
-    NUM_CLASSES,
     Outcome,
     predict,
     predict_request,
@@ -118,7 +119,7 @@ def test_new_version_under_load_fails_no_request(model_base_path: Path, tmp_path
     flags = (*PRODUCTION_BATCHING_FLAGS, "--file_system_poll_wait_seconds=1")
     images = [p.read_bytes() for p in car_photos()[:2]]
     outcomes: list[Outcome] = []
-    lock = threading.Lock()
+    progress = threading.Condition()
     stop = threading.Event()
     with (
         running_server(base, extra_flags=flags) as server,
@@ -128,27 +129,27 @@ def test_new_version_under_load_fails_no_request(model_base_path: Path, tmp_path
         def caller() -> None:
             while not stop.is_set():
                 outcome = predict(channel, predict_request(string_tensor(images)), 60)
-                with lock:
+                with progress:
                     outcomes.append(outcome)
+                    progress.notify_all()
+
+        def served_v2() -> int:
+            return sum(1 for o in outcomes if o.model_version == 2)
 
         threads = [threading.Thread(target=caller) for _ in range(4)]
         for thread in threads:
             thread.start()
         try:
-            warmup_deadline = time.monotonic() + 120
-            while len(outcomes) < 10 and time.monotonic() < warmup_deadline:
-                time.sleep(0.05)
+            with progress:
+                warmed_up = progress.wait_for(lambda: len(outcomes) >= 10, timeout=120)
+            assert warmed_up, f"version 1 answered {len(outcomes)} requests in 120 s"
             # Rollout as an operator should do it: write aside, then rename atomically.
             shutil.copytree(base / "1", base / ".2.partial")
             (base / ".2.partial").rename(base / "2")
             swapped_at = time.monotonic()
-            deadline = swapped_at + 120
-            while time.monotonic() < deadline:
-                with lock:
-                    served_v2 = sum(1 for o in outcomes if o.model_version == 2)
-                if served_v2 >= 20:
-                    break
-                time.sleep(0.1)
+            with progress:
+                swapped = progress.wait_for(lambda: served_v2() >= 20, timeout=120)
+            assert swapped, f"version 2 answered {served_v2()} requests in 120 s"
             swap_s = time.monotonic() - swapped_at
         finally:
             stop.set()
@@ -165,6 +166,15 @@ def test_new_version_under_load_fails_no_request(model_base_path: Path, tmp_path
     )
     assert failed == [], failed[:3]
     assert versions[1] > 0 and versions[2] >= 20, versions
+
+
+def _batches_processed(metrics_text: str) -> int:
+    found = re.search(
+        r"^:tensorflow:serving:batching:batch_size_count\{[^}]*\} ([0-9.e+]+)$",
+        metrics_text,
+        re.MULTILINE,
+    )
+    return int(float(found.group(1))) if found else 0
 
 
 # A deep queue: 96 callers x 8 images, one batch each, is 30-60 s of work on 2 cores.
@@ -193,12 +203,17 @@ def test_sigterm_with_a_full_queue_stops_the_server_without_running_the_backlog(
     with running_server(model_base_path, extra_flags=flags) as server:
         channel = grpc.insecure_channel(server.grpc_target)
         pool = ThreadPoolExecutor(BACKLOG_CALLERS)
+        batches_before = _batches_processed(server.metrics_text())
         try:
             calls = [
                 pool.submit(predict, channel, predict_request(string_tensor(images)), 120)
                 for _ in range(BACKLOG_CALLERS)
             ]
-            time.sleep(2)  # let the backlog build
+            # The first batch done means work runs with the other calls queued behind it.
+            deadline = time.monotonic() + 60
+            while _batches_processed(server.metrics_text()) == batches_before:
+                assert time.monotonic() < deadline, server.log_tail()
+                time.sleep(0.1)
             signalled = time.monotonic()
             server.process.terminate()
             returncode = server.process.wait(timeout=60)

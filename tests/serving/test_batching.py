@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -155,8 +156,12 @@ def test_abort_fails_queued_tasks_at_once_and_lets_the_running_batch_finish() ->
         futures = [
             pool.submit(scheduler.submit, {"x": np.full((1, 1), i, np.float32)}) for i in range(4)
         ]
-        while len(scheduler._queue) < 3:  # one batch running (blocked on the gate), three queued
-            threading.Event().wait(0.01)
+        # One batch running (blocked on the gate), three queued; the deadline bounds a
+        # scheduler that never queues them.
+        deadline = time.monotonic() + 10
+        while scheduler.queued_batches < 3:
+            assert time.monotonic() < deadline, f"{scheduler.queued_batches} batches queued"
+            time.sleep(0.01)
         scheduler.abort("server is shutting down")
         queued = list(itertools.islice(as_completed(futures, timeout=10), 3))  # gate still shut
         assert all(isinstance(f.exception(), Unavailable) for f in queued)

@@ -201,19 +201,25 @@ def test_concurrent_requests_are_merged_into_batches(
     assert batches > singles, f"no batch merged more than one request ({after})"
 
 
-def test_metrics_use_tf_serving_names_and_labels(batching_server: ServerHandle) -> None:
+def _ok_request_count(metrics_text: str) -> int:
+    pattern = r'^:tensorflow:serving:request_count\{model_name="inception_v1",status="OK"\} (\d+)$'
+    found = re.search(pattern, metrics_text, re.MULTILINE)
+    return int(found.group(1)) if found else 0
+
+
+def test_metrics_use_tf_serving_names_and_labels(
+    stub: Any, batching_server: ServerHandle, jpeg_images: list[bytes]
+) -> None:
     """Dashboards and the HPA rule are written against the real server's exporter."""
+    before = _ok_request_count(batching_server.metrics_text())
+    stub.Predict(predict_request(string_tensor(jpeg_images[:1])), timeout=TIMEOUT_S)
     text = batching_server.metrics_text()
+    assert _ok_request_count(text) == before + 1
     families = dict(re.findall(r"^# TYPE (\S+) (\w+)$", text, re.MULTILINE))
     assert families[":tensorflow:serving:request_count"] == "counter"
     assert families[":tensorflow:serving:request_latency"] == "histogram"
     assert families[":tensorflow:serving:batching_session:queuing_latency"] == "histogram"
     assert not [name for name in families if name.endswith("_total")]
-    assert re.search(
-        r'^:tensorflow:serving:request_count\{model_name="inception_v1",status="OK"\} \d+$',
-        text,
-        re.MULTILINE,
-    )
     latency = ':tensorflow:serving:request_latency_bucket{model_name="inception_v1",API="Predict",'
     assert latency + 'entrypoint="GRPC",le="+Inf"}' in text
     assert re.search(r'queuing_latency_bucket\{thread_pool_name="batch_threads",le="\+Inf"\}', text)

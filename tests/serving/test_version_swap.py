@@ -7,9 +7,11 @@ its saved_model.pb, so the first load fails and must be retried (--max_num_load_
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -24,6 +26,7 @@ from tensorflow_serving.apis import (
 from tests.harness import BATCHING_PARAMETERS, MODEL_NAME, running_server
 
 SWAP_DEADLINE_S = 180
+WORKERS = 3
 
 
 def _states(channel: grpc.Channel) -> dict[int, int]:
@@ -31,6 +34,24 @@ def _states(channel: grpc.Channel) -> dict[int, int]:
     request.model_spec.name = MODEL_NAME
     reply = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(request, timeout=30)
     return {s.version: s.state for s in reply.model_version_status}
+
+
+def _failed_loads_of_version_2(metrics_text: str) -> int:
+    """TF Serving's load_attempt_count{status="fail"} for the version 2 directory."""
+    found = re.search(
+        r'^:tensorflow:cc:saved_model:load_attempt_count\{model_path="[^"]*/2",status="fail"\}'
+        r" ([0-9.e+]+)$",
+        metrics_text,
+        re.MULTILINE,
+    )
+    return int(float(found.group(1))) if found else 0
+
+
+def _poll(check: Callable[[], bool], what: Callable[[], str], deadline: float) -> None:
+    """For server-side transitions with no event to wait on: bounded, fails with context."""
+    while not check():
+        assert time.monotonic() < deadline, what()
+        time.sleep(0.2)
 
 
 def test_swap_to_new_version_under_load(
@@ -48,37 +69,55 @@ def test_swap_to_new_version_under_load(
         "--enable_batching",
         f"--batching_parameters_file={BATCHING_PARAMETERS}",
     ]
-    versions: list[int] = []
+    # Per worker, in its own (sequential) order: (when the request was sent, version served).
+    served: list[list[tuple[float, int]]] = [[] for _ in range(WORKERS)]
     failures: list[str] = []
+    progress = threading.Condition()
     stop = threading.Event()
     with running_server(base, extra_flags=flags) as server:
         channel = grpc.insecure_channel(server.grpc_target)
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
 
-        def load() -> None:
+        def load(worker: int) -> None:
             while not stop.is_set():
+                sent = time.monotonic()
                 try:
-                    versions.append(stub.Predict(request, timeout=60).model_spec.version.value)
+                    version = stub.Predict(request, timeout=60).model_spec.version.value
                 except grpc.RpcError as error:
                     failures.append(f"{error.code()}: {error.details()}")
+                    continue
+                with progress:
+                    served[worker].append((sent, version))
+                    progress.notify_all()
 
-        workers = [threading.Thread(target=load) for _ in range(3)]
+        workers = [threading.Thread(target=load, args=(i,)) for i in range(WORKERS)]
         for worker in workers:
             worker.start()
         try:
+            deadline = time.monotonic() + SWAP_DEADLINE_S
             shutil.copytree(
                 model_base_path / "1", base / "2", ignore=shutil.ignore_patterns("saved_model.pb")
             )
-            deadline = time.monotonic() + SWAP_DEADLINE_S
-            while '"model_load_retry"' not in server.log_tail():
-                assert time.monotonic() < deadline, f"no load retry logged:\n{server.log_tail()}"
-                time.sleep(0.2)
+            _poll(
+                lambda: _failed_loads_of_version_2(server.metrics_text()) > 0,
+                lambda: f"no failed load of the incomplete copy:\n{server.log_tail()}",
+                deadline,
+            )
             assert _states(channel)[2] == get_model_status_pb2.ModelVersionStatus.LOADING
+            graph_copied_at = time.monotonic()
             shutil.copy2(model_base_path / "1" / "saved_model.pb", base / "2" / "saved_model.pb")
+            with progress:
+                every_worker_on_v2 = progress.wait_for(
+                    lambda: all(mine and mine[-1][1] == 2 for mine in served),
+                    timeout=max(0.0, deadline - time.monotonic()),
+                )
+            assert every_worker_on_v2, f"no swap: {_states(channel)} {[m[-3:] for m in served]}"
             end_state = get_model_status_pb2.ModelVersionStatus.END
-            while _states(channel).get(1) != end_state or versions[-3:] != [2, 2, 2]:
-                assert time.monotonic() < deadline, f"no swap: {_states(channel)} {versions[-5:]}"
-                time.sleep(0.5)
+            _poll(
+                lambda: _states(channel).get(1) == end_state,
+                lambda: f"version 1 not unloaded: {_states(channel)}",
+                deadline,
+            )
         finally:
             stop.set()
             for worker in workers:
@@ -87,5 +126,11 @@ def test_swap_to_new_version_under_load(
         channel.close()
     assert failures == []
     assert states[2] == get_model_status_pb2.ModelVersionStatus.AVAILABLE
-    first_v2 = versions.index(2)
-    assert set(versions[:first_v2]) == {1} and set(versions[first_v2:]) == {2}
+    for mine in served:
+        versions = [version for _, version in mine]
+        # Sequential calls of one caller never go back to version 1 once 2 has answered.
+        assert versions == sorted(versions) and set(versions) == {1, 2}, versions
+    before_graph = [version for mine in served for sent, version in mine if sent < graph_copied_at]
+    # Version 1 kept answering while version 2 failed to load, and 2 answered nothing before
+    # its graph existed.
+    assert before_graph and set(before_graph) == {1}, before_graph

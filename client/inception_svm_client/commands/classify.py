@@ -23,7 +23,7 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, ErrorCode
 from inception_svm_client.featurizer import FeatureResult
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
 from inception_svm_client.interrupts import StopRequest, stop_on_signals
@@ -91,7 +91,7 @@ class ClassifyConfig:
         --features that contradicts the SVM's metadata."""
         if self.features is not None and self.features != svm.features:
             raise ClientError(
-                "INVALID_CONFIG",
+                ErrorCode.INVALID_CONFIG,
                 f"the SVM was trained on {svm.features} features, not {self.features}: "
                 f"retrain with --features {self.features} or drop --features",
             )
@@ -112,7 +112,7 @@ def _load_training_report(path: Path | None) -> TrainingReport | None:
         return TrainingReport.from_json(path.read_text())
     except (OSError, ValueError, KeyError) as error:
         raise ClientError(
-            "INVALID_CONFIG", f"cannot read training report {path}: {error}"
+            ErrorCode.INVALID_CONFIG, f"cannot read training report {path}: {error}"
         ) from None
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from inception_svm_client.config import (
     DEFAULT_FEATURES,
     DEFAULT_MAX_IMAGE_BYTES,
-    FEATURE_SIGNATURES,
     MIB,
     ChannelConfig,
     FeaturizerConfig,
@@ -17,6 +16,7 @@ from inception_svm_client.config import (
     SignatureSpec,
     TlsConfig,
 )
+from inception_svm_client.contract import FEATURE_SIGNATURES
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:

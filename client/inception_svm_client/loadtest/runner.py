@@ -23,7 +23,7 @@ import grpc
 from inception_svm_client import wire
 from inception_svm_client.channel import create_channel
 from inception_svm_client.config import FeaturizerConfig, RetryPolicy, SignatureSpec
-from inception_svm_client.errors import BAD_RESPONSE, status_code
+from inception_svm_client.errors import BAD_RESPONSE, ErrorCode, status_code
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.loadtest.config import LoadTestConfig
 from inception_svm_client.loadtest.stats import (
@@ -295,7 +295,7 @@ class LoadRunner:
                 data = predict(request, timeout=self.config.deadline_s)
                 status = OK_STATUS
             except grpc.RpcError as error:
-                data, status = b"", status_code(error).name
+                data, status = b"", ErrorCode.from_status(status_code(error))
             latency_s = time.perf_counter() - started
             if status == OK_STATUS:
                 status = self._status_of(data)
@@ -355,7 +355,7 @@ class LoadRunner:
             try:
                 status = self._status_of(call.result())
             except grpc.RpcError as error:
-                status = status_code(error).name
+                status = ErrorCode.from_status(status_code(error))
             except grpc.FutureCancelledError:
                 status = grpc.StatusCode.CANCELLED.name
             self._outcome(sent_at, latency_s, status, ticket)

@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, ErrorCode
 
 REQUEST_LATENCY = ":tensorflow:serving:request_latency"
 QUEUING_LATENCY = ":tensorflow:serving:batching_session:queuing_latency"
@@ -74,11 +74,11 @@ def scrape(url: str) -> Samples:
         with urllib.request.urlopen(url, timeout=SCRAPE_TIMEOUT_S) as response:
             text = response.read().decode("utf-8", errors="replace")
     except (urllib.error.URLError, OSError) as error:
-        raise ClientError("METRICS_UNAVAILABLE", f"cannot read {url}: {error}") from None
+        raise ClientError(ErrorCode.METRICS_UNAVAILABLE, f"cannot read {url}: {error}") from None
     try:
         return parse_exposition(text)
     except ValueError as error:
-        raise ClientError("METRICS_UNAVAILABLE", f"{url}: {error}") from None
+        raise ClientError(ErrorCode.METRICS_UNAVAILABLE, f"{url}: {error}") from None
 
 
 @dataclass(frozen=True)
