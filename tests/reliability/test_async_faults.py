@@ -19,7 +19,7 @@ from tests.paths import car_photos
 from tests.reliability.restartable import RestartableServer, restartable_server
 from tests.reliability.stream import audit, make_stream
 
-STREAM_LENGTH = 200
+STREAM_LENGTH = 96
 NEVER_BACK_BUDGET_S = 3.0
 
 
@@ -77,7 +77,7 @@ def test_restart_mid_stream_loses_nothing_and_a_server_never_back_ends_in_the_bu
         assert outcome.lost == 0 and outcome.duplicated == 0 and not outcome.out_of_order
         assert outcome.errors == []
 
-        gone_keys = keys[:64]
+        gone_keys = keys[:48]
         began = time.monotonic()
         gone = asyncio.run(_never_back(server, gone_keys))
         elapsed_s = time.monotonic() - began
