@@ -7,7 +7,8 @@ a batcher groups inputs (``batcher``), a pool resolves up to N batches at once
 
 When the featurizer is built for an SVM (``svm=``), it refuses a served model or signature
 the SVM was not trained on, pins requests to the SVM's model version (unless the spec asks
-for ``latest``) and checks the model spec and width of every response, not only the first.
+for ``latest``) and checks the model spec and width of every response, not only the first
+(``model_checks``, shared with the asyncio client in ``async_featurizer``).
 """
 
 from __future__ import annotations
