@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -211,7 +211,7 @@ class AsyncFeaturizer:
 
     async def featurize(
         self, inputs: Iterable[ImageInput] | AsyncIterable[ImageInput]
-    ) -> AsyncIterator[FeatureResult]:
+    ) -> AsyncGenerator[FeatureResult, None]:
         """Exactly one result per input read, in input order; never raises for what the
         server or network does (only for a bad configuration, before the first result).
 

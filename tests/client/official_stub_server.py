@@ -43,10 +43,9 @@ class Script:
     fail_first: int = 0
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     use_float_val: bool = False
-    # Predict calls after the first ``fast_calls`` take ``delay_s``; the ones the client
+    # How long the Nth Predict call takes (the last entry repeats); the calls the client
     # cancelled meanwhile are counted.
-    delay_s: float = 0.0
-    fast_calls: int = 0
+    delays_s: tuple[float, ...] = ()
     cancelled: int = 0
     batch_sizes: list[int] = field(default_factory=list)
     calls: int = 0
@@ -92,11 +91,12 @@ class ScriptedServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     ) -> predict_pb2.PredictResponse:
         with self._lock:
             self.script.calls += 1
-            slow = self.script.delay_s and self.script.calls > self.script.fast_calls
+            delays = self.script.delays_s
+            delay_s = delays[min(self.script.calls, len(delays)) - 1] if delays else 0.0
             if self.script.calls <= self.script.fail_first:
                 context.abort(self.script.fail_code, "scripted failure")
-        if slow:
-            time.sleep(self.script.delay_s)
+        if delay_s:
+            time.sleep(delay_s)
             if not context.is_active():
                 with self._lock:
                     self.script.cancelled += 1
