@@ -1,9 +1,9 @@
 """Thin client for an Inception v1 featurizer served by TensorFlow Serving.
 
 Importing this package must never import TensorFlow: production systems embed it. The
-public API is importable from here (``from inception_svm_client import Featurizer``); the
-names resolve on first use, so ``inception-svm --help`` and plain ``import
-inception_svm_client`` do not pay for gRPC and onnxruntime.
+public API is importable from here (``from inception_svm_client import Featurizer``,
+``AsyncFeaturizer`` for asyncio); the names resolve on first use, so ``inception-svm
+--help`` and plain ``import inception_svm_client`` do not pay for gRPC and onnxruntime.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 # Public name → module defining it.
 _PUBLIC = {
+    "AsyncFeaturizer": "async_featurizer",
     "ChannelConfig": "config",
     "FeaturizerConfig": "config",
     "RetryPolicy": "config",
@@ -31,6 +32,7 @@ _PUBLIC = {
     "SvmMetadata": "svm",
 }
 __all__ = [
+    "AsyncFeaturizer",
     "ChannelConfig",
     "ClassifyRecord",
     "ClientError",
@@ -49,6 +51,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from inception_svm_client.async_featurizer import AsyncFeaturizer
     from inception_svm_client.config import (
         ChannelConfig,
         FeaturizerConfig,

@@ -1,4 +1,5 @@
-"""Build the gRPC channel to TF Serving: message limits, keepalive, TLS/mTLS, round robin."""
+"""Build the gRPC channel (threads or asyncio) to TF Serving: message limits, keepalive,
+TLS/mTLS, round robin."""
 
 from __future__ import annotations
 
@@ -77,3 +78,13 @@ def create_channel(
     if config.tls is None:
         return grpc.insecure_channel(target, options=options)
     return grpc.secure_channel(target, channel_credentials(config.tls), options=options)
+
+
+def create_aio_channel(config: ChannelConfig) -> grpc.aio.Channel:
+    """The asyncio channel, with the same options and credentials as ``create_channel``;
+    it must be created (and used) inside the event loop that runs the calls."""
+    target = resolve_target(config.target)
+    options = channel_options(config)
+    if config.tls is None:
+        return grpc.aio.insecure_channel(target, options=options)
+    return grpc.aio.secure_channel(target, channel_credentials(config.tls), options=options)

@@ -100,14 +100,22 @@ class SignatureMismatchError(ClientError):
         super().__init__(ErrorCode.SIGNATURE_MISMATCH, details)
 
 
+def _call_status(error: grpc.RpcError, field: str) -> object:
+    """``code()``/``details()`` of a failed call: a ``grpc.Call`` from the sync API, an
+    ``AioRpcError`` (which is no ``grpc.Call``) from ``grpc.aio``."""
+    if isinstance(error, grpc.Call | grpc.aio.AioRpcError):
+        return getattr(error, field)()
+    return None
+
+
 def status_code(error: grpc.RpcError) -> grpc.StatusCode:
-    code = error.code() if isinstance(error, grpc.Call) else None
+    code = _call_status(error, "code")
     return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
 
 
 def status_details(error: grpc.RpcError) -> str:
-    details = error.details() if isinstance(error, grpc.Call) else None
-    return details or str(error)
+    details = _call_status(error, "details")
+    return details if isinstance(details, str) and details else str(error)
 
 
 def speaks_http1(details: str) -> bool:

@@ -7,7 +7,8 @@ a batcher groups inputs (``batcher``), a pool resolves up to N batches at once
 
 When the featurizer is built for an SVM (``svm=``), it refuses a served model or signature
 the SVM was not trained on, pins requests to the SVM's model version (unless the spec asks
-for ``latest``) and checks the model spec and width of every response, not only the first.
+for ``latest``) and checks the model spec and width of every response, not only the first
+(``model_checks``, shared with the asyncio client in ``async_featurizer``).
 """
 
 from __future__ import annotations
@@ -17,26 +18,27 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 import grpc
-import numpy as np
 
 from inception_svm_client import wire
 from inception_svm_client.batcher import batches
 from inception_svm_client.channel import create_channel
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.errors import (
-    BAD_RESPONSE,
-    MODEL_VERSION_MISMATCH,
-    ClientError,
-    ErrorCode,
-    SignatureMismatchError,
-    from_rpc_error,
-)
+from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
 from inception_svm_client.inputs import ImageInput
+from inception_svm_client.model_checks import (
+    BatchResponse,
+    check_signature,
+    checked_features,
+    hint_probes,
+    not_found_hint,
+    pinned_config,
+    served_signature,
+    timed_response,
+)
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import BatchResolver, FeatureResult, Features, not_sent
 from inception_svm_client.retry import (
@@ -59,6 +61,7 @@ __all__ = [
     "Featurizer",
     "check_signature",
     "is_oversize",
+    "pinned_config",
     "should_retry",
     "should_split",
 ]
@@ -67,60 +70,6 @@ __all__ = [
 # is cancelled: long enough for a healthy server to answer, short enough for Ctrl-C.
 INTERRUPT_GRACE_S = 5.0
 _POLL_S = 0.1
-
-
-@dataclass(frozen=True)
-class BatchResponse:
-    """Logits of one Predict call plus where the client-side time went."""
-
-    features: np.ndarray
-    encode_s: float
-    rpc_s: float
-    decode_s: float
-    model_version: int | None = None
-    model_name: str = ""
-
-
-def check_signature(signature: wire.Signature, config: FeaturizerConfig) -> int:
-    """The served signature must take encoded images and return logits [-1, D]; returns D."""
-    spec = config.signature
-    where = (
-        f"model {signature.model_name!r} version {signature.model_version} "
-        f"signature {signature.signature_name!r}"
-    )
-    image_input = signature.inputs.get(spec.input_name)
-    if image_input is None:
-        raise SignatureMismatchError(
-            f"{where} has no input {spec.input_name!r} (inputs: {sorted(signature.inputs)})"
-        )
-    if image_input.dtype != wire.DT_STRING:
-        raise SignatureMismatchError(
-            f"{where} input {spec.input_name!r} is {image_input.describe()}, "
-            "expected DT_STRING (encoded image bytes)"
-        )
-    logits = signature.outputs.get(spec.output_name)
-    if logits is None:
-        raise SignatureMismatchError(
-            f"{where} has no output {spec.output_name!r} (outputs: {sorted(signature.outputs)})"
-        )
-    shape = logits.shape
-    if logits.dtype != wire.DT_FLOAT or shape is None or len(shape) != 2 or shape[1] < 1:
-        raise SignatureMismatchError(
-            f"{where} output {spec.output_name!r} is {logits.describe()}, expected DT_FLOAT [-1, D]"
-        )
-    return shape[1]
-
-
-def pinned_config(config: FeaturizerConfig, svm: SvmMetadata | None) -> FeaturizerConfig:
-    """Requests name the SVM's model version unless the caller chose one (or ``latest``):
-    TF Serving keeps serving a pinned version while its version policy retains it, so a
-    new version rolled out mid-stream cannot silently change the features."""
-    spec = config.signature
-    if svm is None or svm.featurizer.model_version is None:
-        return config
-    if spec.version is not None or spec.version_label is not None or spec.latest:
-        return config
-    return replace(config, signature=replace(spec, version=svm.featurizer.model_version))
 
 
 class Featurizer:
@@ -219,57 +168,17 @@ class Featurizer:
             if error.code == ErrorCode.NOT_FOUND:
                 raise ClientError(error.code, error.details + self._not_found_hint()) from None
             raise
-        try:
-            signature = wire.decode_metadata_response(data, spec.signature_name)
-        except wire.MissingSignatureError as error:
-            raise SignatureMismatchError(str(error)) from error
-        except ValueError as error:  # unparseable, as for Predict below
-            raise ClientError(BAD_RESPONSE, str(error)) from error
-        dim = check_signature(signature, self.config)
-        expected = self._expected_feature_dim
-        if expected is not None and dim != expected:
-            raise SignatureMismatchError(
-                f"model {signature.model_name!r} version {signature.model_version} "
-                f"outputs {spec.output_name!r} with {dim} features "
-                f"but the SVM expects {expected}"
-            )
-        if self.svm is not None:
-            self.svm.featurizer.check_served(
-                signature.model_name or spec.model_name,
-                signature.signature_name,
-                signature.model_version,
-            )
-        return signature
+        return served_signature(data, self.config, self._expected_feature_dim, self.svm)
 
     def _not_found_hint(self) -> str:
-        """TF Serving has no "list models" call; what helps most is the two names a server
-        is usually started with: ours and TF Serving's own default."""
-        spec = self.config.signature
         served = []
-        for name in dict.fromkeys((spec.model_name, "inception_v1", "default")):
-            probe = wire.encode_metadata_request(
-                replace(spec, model_name=name, version=None, version_label=None, latest=False)
-            )
+        for name, probe in hint_probes(self.config.signature):
             try:
                 self._metadata(probe, timeout=min(5.0, self.config.deadline_s))
             except grpc.RpcError:
                 continue
             served.append(name)
-        if spec.version is not None and spec.model_name in served:
-            return (
-                f" (the server serves model {spec.model_name!r} but not version {spec.version}"
-                f"{', the version the SVM was trained on' if self.svm is not None else ''}; "
-                "--model-version latest uses whatever version it serves, and flags records "
-                "from another version)"
-            )
-        hint = f" (the server serves: {', '.join(map(repr, served))})" if served else ""
-        if "default" in served:
-            hint += (
-                "; TF Serving names its model 'default' when started without --model_name: "
-                "pass --model-name default, or start it with --model_name "
-                f"{spec.model_name}"
-            )
-        return hint
+        return not_found_hint(self.config.signature, served, self.svm is not None)
 
     def _budget(self) -> RetryBudget:
         return RetryBudget(self.config.retry, on_outage=self.on_outage)
@@ -322,17 +231,8 @@ class Featurizer:
         encoded = time.perf_counter()
         data = self._call(self._predict, request, "Predict", timeout, wait_for_ready, stop)
         answered = time.perf_counter()
-        try:
-            output = self.decode_output(data, len(images))
-        except ValueError as error:
-            raise ClientError(BAD_RESPONSE, str(error)) from error
-        return BatchResponse(
-            features=output.logits,
-            encode_s=encoded - started,
-            rpc_s=answered - encoded,
-            decode_s=time.perf_counter() - answered,
-            model_version=output.model_version,
-            model_name=output.model_name,
+        return timed_response(
+            self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
         )
 
     def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
@@ -350,29 +250,8 @@ class Featurizer:
         )
 
     def checked(self, response: BatchResponse) -> Features:
-        """Every response, not only the first metadata call, must come from the model and
-        version asked for and have the width the SVM takes; anything else would classify
-        features of another model."""
-        spec = self.config.signature
-        where = f"model {response.model_name or spec.model_name!r} version {response.model_version}"
-        if response.model_name and response.model_name != spec.model_name:
-            raise ClientError(BAD_RESPONSE, f"asked {spec.model_name!r}, {where} answered")
-        expected = self._expected_feature_dim
-        if expected is not None and response.features.shape[1] != expected:
-            raise ClientError(
-                BAD_RESPONSE,
-                f"{where} answered {response.features.shape[1]} features, "
-                f"the SVM expects {expected}",
-            )
-        if (
-            spec.version is not None
-            and response.model_version is not None
-            and response.model_version != spec.version
-        ):
-            raise ClientError(
-                MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
-            )
-        return Features(response.features, response.model_version)
+        """See ``model_checks.checked_features``."""
+        return checked_features(response, self.config.signature, self._expected_feature_dim)
 
     # -- streaming ---------------------------------------------------------------------
 

@@ -9,10 +9,11 @@ whole stream after ``budget_s``, not after ``budget_s`` per batch.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from inception_svm_client.config import RetryPolicy
@@ -134,39 +135,76 @@ class InterruptedCall(ClientError):
 
 # (timeout_s, wait_for_ready) -> result; raises ClientError.
 Attempt = Callable[[float, bool], T]
+AsyncAttempt = Callable[[float, bool], Awaitable[T]]
 
 
-def call_with_retry(
-    attempt: Attempt[T], budget: RetryBudget, deadline_s: float, stop: threading.Event
-) -> T:
-    """Retry ``attempt`` on transient failures until it succeeds or the budget runs out.
+class RetrySchedule:
+    """The decisions of one call's retry loop, shared by the thread and asyncio loops so
+    the two differ only in how they wait (``stop.wait`` or ``asyncio.sleep``).
 
     After the first transient failure the next attempts wait for the channel to be ready
     (gRPC's wait-for-ready), with a timeout that never passes the end of the budget: the
     call goes out the moment gRPC reconnects instead of after a blind sleep, and a server
     that is gone is reported when the budget ends, not a deadline later."""
-    number = 0
-    wait_for_ready = False
+
+    def __init__(self, budget: RetryBudget, deadline_s: float) -> None:
+        self._budget = budget
+        self._deadline_s = deadline_s
+        self._failures = 0
+        self.wait_for_ready = False
+
+    def next_timeout(self) -> float:
+        """The timeout of the next attempt; raises the budget's error once it ran out."""
+        if self._budget.exhausted is not None:
+            raise self._budget.exhausted
+        if not self.wait_for_ready:
+            return self._deadline_s
+        return max(0.01, min(self._deadline_s, self._budget.remaining_s()))
+
+    def backoff_after(self, error: ClientError) -> float:
+        """Seconds to wait before retrying ``error``; raises it (or the budget's error)
+        when it is final."""
+        if not self._budget.retryable(error):
+            raise error
+        left = self._budget.failed(error)
+        self._failures += 1
+        if not self._budget.may_attempt(self._failures):
+            raise error
+        self.wait_for_ready = True
+        return self._budget.backoff_s(self._failures - 1, left)
+
+
+def call_with_retry(
+    attempt: Attempt[T], budget: RetryBudget, deadline_s: float, stop: threading.Event
+) -> T:
+    """Retry ``attempt`` on transient failures until it succeeds or the budget runs out
+    (see ``RetrySchedule``); ``stop`` ends the wait between attempts."""
+    schedule = RetrySchedule(budget, deadline_s)
     while True:
-        if budget.exhausted is not None:
-            raise budget.exhausted
+        timeout = schedule.next_timeout()
         if stop.is_set():
             raise InterruptedCall()
-        timeout = deadline_s
-        if wait_for_ready:
-            timeout = max(0.01, min(timeout, budget.remaining_s()))
         try:
-            result = attempt(timeout, wait_for_ready)
+            result = attempt(timeout, schedule.wait_for_ready)
         except ClientError as error:
-            if not budget.retryable(error):
-                raise
-            left = budget.failed(error)
-            number += 1
-            if not budget.may_attempt(number):
-                raise
-            if stop.wait(budget.backoff_s(number - 1, left)):
+            if stop.wait(schedule.backoff_after(error)):
                 raise InterruptedCall() from None
-            wait_for_ready = True
+            continue
+        budget.succeeded()
+        return result
+
+
+async def call_with_retry_async(
+    attempt: AsyncAttempt[T], budget: RetryBudget, deadline_s: float
+) -> T:
+    """``call_with_retry`` for coroutines: cancelling the awaiting task stops it."""
+    schedule = RetrySchedule(budget, deadline_s)
+    while True:
+        timeout = schedule.next_timeout()
+        try:
+            result = await attempt(timeout, schedule.wait_for_ready)
+        except ClientError as error:
+            await asyncio.sleep(schedule.backoff_after(error))
             continue
         budget.succeeded()
         return result

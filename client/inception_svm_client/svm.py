@@ -28,6 +28,7 @@ from inception_svm_client.contract import FEATURE_SIGNATURES
 from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 
 if TYPE_CHECKING:
+    from inception_svm_client.async_featurizer import AsyncFeaturizer
     from inception_svm_client.config import ChannelConfig, FeaturizerConfig
     from inception_svm_client.featurizer import Featurizer
 
@@ -284,6 +285,19 @@ class SvmClassifier:
         from inception_svm_client.featurizer import Featurizer
 
         return Featurizer.connect(channel_config, config, svm=self.metadata, on_outage=on_outage)
+
+    def connect_async(
+        self,
+        channel_config: ChannelConfig,
+        config: FeaturizerConfig | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
+    ) -> AsyncFeaturizer:
+        """``connect`` for asyncio services (call it inside the running event loop)."""
+        from inception_svm_client.async_featurizer import AsyncFeaturizer
+
+        return AsyncFeaturizer.connect(
+            channel_config, config, svm=self.metadata, on_outage=on_outage
+        )
 
     @property
     def class_names(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -42,6 +43,10 @@ class Script:
     fail_first: int = 0
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     use_float_val: bool = False
+    # How long the Nth Predict call takes (the last entry repeats); the calls the client
+    # cancelled meanwhile are counted.
+    delays_s: tuple[float, ...] = ()
+    cancelled: int = 0
     batch_sizes: list[int] = field(default_factory=list)
     calls: int = 0
 
@@ -86,8 +91,15 @@ class ScriptedServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     ) -> predict_pb2.PredictResponse:
         with self._lock:
             self.script.calls += 1
+            delays = self.script.delays_s
+            delay_s = delays[min(self.script.calls, len(delays)) - 1] if delays else 0.0
             if self.script.calls <= self.script.fail_first:
                 context.abort(self.script.fail_code, "scripted failure")
+        if delay_s:
+            time.sleep(delay_s)
+            if not context.is_active():
+                with self._lock:
+                    self.script.cancelled += 1
         images = list(request.inputs["images"].string_val)
         if any(image.startswith(REJECTED_PREFIX) for image in images):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid JPEG data or crop window")

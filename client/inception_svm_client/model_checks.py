@@ -1,0 +1,203 @@
+"""What a served model and each of its answers must satisfy, whatever the transport.
+
+The thread-based ``Featurizer`` and the asyncio ``AsyncFeaturizer`` make their calls
+differently but must refuse exactly the same things: a signature that does not take
+encoded images or return logits of the SVM's width, a model or signature the SVM was not
+trained on, and any response from another model or version. Keeping those checks here
+(and only here) is what makes the two clients' guarantees the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from inception_svm_client import wire
+from inception_svm_client.config import FeaturizerConfig, SignatureSpec
+from inception_svm_client.contract import MODEL_NAME
+from inception_svm_client.errors import (
+    BAD_RESPONSE,
+    MODEL_VERSION_MISMATCH,
+    ClientError,
+    SignatureMismatchError,
+)
+from inception_svm_client.resolver import Features
+
+if TYPE_CHECKING:
+    from inception_svm_client.svm import SvmMetadata
+
+# The model names a server is usually started with: ours and TF Serving's own default.
+USUAL_MODEL_NAMES = (MODEL_NAME, "default")
+
+
+@dataclass(frozen=True)
+class BatchResponse:
+    """Logits of one Predict call plus where the client-side time went."""
+
+    features: np.ndarray
+    encode_s: float
+    rpc_s: float
+    decode_s: float
+    model_version: int | None = None
+    model_name: str = ""
+
+
+def check_signature(signature: wire.Signature, config: FeaturizerConfig) -> int:
+    """The served signature must take encoded images and return logits [-1, D]; returns D."""
+    spec = config.signature
+    where = (
+        f"model {signature.model_name!r} version {signature.model_version} "
+        f"signature {signature.signature_name!r}"
+    )
+    image_input = signature.inputs.get(spec.input_name)
+    if image_input is None:
+        raise SignatureMismatchError(
+            f"{where} has no input {spec.input_name!r} (inputs: {sorted(signature.inputs)})"
+        )
+    if image_input.dtype != wire.DT_STRING:
+        raise SignatureMismatchError(
+            f"{where} input {spec.input_name!r} is {image_input.describe()}, "
+            "expected DT_STRING (encoded image bytes)"
+        )
+    logits = signature.outputs.get(spec.output_name)
+    if logits is None:
+        raise SignatureMismatchError(
+            f"{where} has no output {spec.output_name!r} (outputs: {sorted(signature.outputs)})"
+        )
+    shape = logits.shape
+    if logits.dtype != wire.DT_FLOAT or shape is None or len(shape) != 2 or shape[1] < 1:
+        raise SignatureMismatchError(
+            f"{where} output {spec.output_name!r} is {logits.describe()}, expected DT_FLOAT [-1, D]"
+        )
+    return shape[1]
+
+
+def pinned_config(config: FeaturizerConfig, svm: SvmMetadata | None) -> FeaturizerConfig:
+    """Requests name the SVM's model version unless the caller chose one (or ``latest``):
+    TF Serving keeps serving a pinned version while its version policy retains it, so a
+    new version rolled out mid-stream cannot silently change the features."""
+    spec = config.signature
+    if svm is None or svm.featurizer.model_version is None:
+        return config
+    if spec.version is not None or spec.version_label is not None or spec.latest:
+        return config
+    return replace(config, signature=replace(spec, version=svm.featurizer.model_version))
+
+
+def served_signature(
+    data: bytes,
+    config: FeaturizerConfig,
+    expected_feature_dim: int | None,
+    svm: SvmMetadata | None,
+) -> wire.Signature:
+    """The signature in a GetModelMetadata response, checked against the expected feature
+    dimension and the SVM's model and signature."""
+    spec = config.signature
+    try:
+        signature = wire.decode_metadata_response(data, spec.signature_name)
+    except wire.MissingSignatureError as error:
+        raise SignatureMismatchError(str(error)) from error
+    except ValueError as error:  # unparseable, as for Predict
+        raise ClientError(BAD_RESPONSE, str(error)) from error
+    dim = check_signature(signature, config)
+    if expected_feature_dim is not None and dim != expected_feature_dim:
+        raise SignatureMismatchError(
+            f"model {signature.model_name!r} version {signature.model_version} "
+            f"outputs {spec.output_name!r} with {dim} features "
+            f"but the SVM expects {expected_feature_dim}"
+        )
+    if svm is not None:
+        svm.featurizer.check_served(
+            signature.model_name or spec.model_name,
+            signature.signature_name,
+            signature.model_version,
+        )
+    return signature
+
+
+def hint_probes(spec: SignatureSpec) -> list[tuple[str, bytes]]:
+    """(model name, metadata request) pairs to probe after a NOT_FOUND: TF Serving has no
+    "list models" call, so the client asks for the names a server is usually started with."""
+    names = dict.fromkeys((spec.model_name, *USUAL_MODEL_NAMES))
+    return [
+        (
+            name,
+            wire.encode_metadata_request(
+                replace(spec, model_name=name, version=None, version_label=None, latest=False)
+            ),
+        )
+        for name in names
+    ]
+
+
+def not_found_hint(spec: SignatureSpec, served: Sequence[str], for_svm: bool) -> str:
+    """What to append to a NOT_FOUND, given which of the probed names the server serves."""
+    if spec.version is not None and spec.model_name in served:
+        return (
+            f" (the server serves model {spec.model_name!r} but not version {spec.version}"
+            f"{', the version the SVM was trained on' if for_svm else ''}; "
+            "--model-version latest uses whatever version it serves, and flags records "
+            "from another version)"
+        )
+    hint = f" (the server serves: {', '.join(map(repr, served))})" if served else ""
+    if "default" in served:
+        hint += (
+            "; TF Serving names its model 'default' when started without --model_name: "
+            "pass --model-name default, or start it with --model_name "
+            f"{spec.model_name}"
+        )
+    return hint
+
+
+def timed_response(
+    decode: Callable[[bytes, int], wire.PredictOutput],
+    data: bytes,
+    batch_size: int,
+    started: float,
+    encoded: float,
+    answered: float,
+    now: Callable[[], float],
+) -> BatchResponse:
+    """Decode a Predict response (raising BAD_RESPONSE for one that does not parse) and
+    record where the client-side time went."""
+    try:
+        output = decode(data, batch_size)
+    except ValueError as error:
+        raise ClientError(BAD_RESPONSE, str(error)) from error
+    return BatchResponse(
+        features=output.logits,
+        encode_s=encoded - started,
+        rpc_s=answered - encoded,
+        decode_s=now() - answered,
+        model_version=output.model_version,
+        model_name=output.model_name,
+    )
+
+
+def checked_features(
+    response: BatchResponse, spec: SignatureSpec, expected_feature_dim: int | None
+) -> Features:
+    """Every response, not only the first metadata call, must come from the model and
+    version asked for and have the width the SVM takes; anything else would classify
+    features of another model."""
+    where = f"model {response.model_name or spec.model_name!r} version {response.model_version}"
+    if response.model_name and response.model_name != spec.model_name:
+        raise ClientError(BAD_RESPONSE, f"asked {spec.model_name!r}, {where} answered")
+    expected = expected_feature_dim
+    if expected is not None and response.features.shape[1] != expected:
+        raise ClientError(
+            BAD_RESPONSE,
+            f"{where} answered {response.features.shape[1]} features, the SVM expects {expected}",
+        )
+    if (
+        spec.version is not None
+        and response.model_version is not None
+        and response.model_version != spec.version
+    ):
+        raise ClientError(
+            MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
+        )
+    return Features(response.features, response.model_version)
