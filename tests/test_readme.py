@@ -36,7 +36,16 @@ BLOCK_TIMEOUT_S = 180
 _FENCE = re.compile(r"^\s*```(\w*)\s*$")
 _MARKER = re.compile(r"^<!--\s*readme-test:\s*(skip|covered-by)\s+(.*?)\s*-->\s*$")
 # What the README's readers have in a checkout, linked into the scratch directory.
-_LINKED = ("client", "serving", "export", "k8s", "Makefile", "pyproject.toml", "requirements")
+_LINKED = (
+    "client",
+    "serving",
+    "export",
+    "k8s",
+    "tests",
+    "Makefile",
+    "pyproject.toml",
+    "requirements",
+)
 
 
 @dataclass(frozen=True)
