@@ -12,7 +12,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from tests.k8s import serving_policy
+from tests.k8s import job_policy, serving_policy
 from tests.k8s.objects import LONG_RUNNING_KINDS, ContainerRef, Rendered, containers, pod_spec_of
 
 OLDEST_SUPPORTED_K8S = "1.30"
@@ -152,4 +152,5 @@ CHECKS: dict[str, Check] = {
     "seccomp": check_seccomp,
     "no_token_mount": check_no_token_mount,
     **serving_policy.CHECKS,
+    **job_policy.CHECKS,
 }

@@ -23,7 +23,13 @@ from tests.paths import REPO_ROOT
 
 
 class ClassifyProcess:
-    def __init__(self, output: Path, *args: str, stdin: bool = False) -> None:
+    def __init__(
+        self,
+        output: Path,
+        *args: str,
+        stdin: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.output = output
         self.stderr_path = output.with_suffix(".stderr")
         self.started = time.monotonic()
@@ -33,7 +39,7 @@ class ClassifyProcess:
                 stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                env=subprocess_env(),
+                env={**subprocess_env(), **(env or {})},
                 cwd=REPO_ROOT,
             )
 

@@ -39,6 +39,7 @@ from inception_svm_client.records import (
 )
 from inception_svm_client.report import render_report
 from inception_svm_client.retry import INTERRUPTED
+from inception_svm_client.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class ClassifyConfig:
     featurizer: FeaturizerConfig
     features: str | None = None  # --features: must match the SVM's when given
     signature_given: bool = False  # --signature: else the SVM's recorded signature
+    shard: Shard | None = None  # --shard / JOB_COMPLETION_INDEX: this run's part of the inputs
 
     def __post_init__(self) -> None:
         if self.resume and (self.output_path is None or self.output_format != "jsonl"):
@@ -68,12 +70,13 @@ class ClassifyConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> ClassifyConfig:
+        shard = resolve_shard(args.shard, args.shard_count, os.environ)
         return cls(
             sources=tuple(args.paths),
             svm_path=args.svm,
             svm_sha256=args.svm_sha256,
             output_format=args.format,
-            output_path=args.output,
+            output_path=shard_output(args.output, shard),
             resume=args.resume,
             report_path=args.report,
             report_notice=args.report_notice,
@@ -84,6 +87,7 @@ class ClassifyConfig:
             featurizer=options.featurizer_config(args),
             features=args.features,
             signature_given=args.signature is not None,
+            shard=shard,
         )
 
     def featurizer_for(self, svm: SvmMetadata) -> FeaturizerConfig:
@@ -125,6 +129,7 @@ class Tally:
     flagged: int = 0
     interrupted: int = 0
     skipped: int = 0
+    other_shards: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
 
     def add(self, record: ClassifyRecord) -> None:
@@ -196,7 +201,10 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         return EXIT_USAGE
     tally = Tally()
 
-    def already_recorded(key: str) -> bool:
+    def skip(key: str) -> bool:
+        if config.shard is not None and not config.shard.holds(key):
+            tally.other_shards += 1
+            return True
         if encode_path(key) in done:
             tally.skipped += 1
             return True
@@ -211,7 +219,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
                 featurizer_config,
                 stdin,
                 out,
-                already_recorded,
+                skip,
                 stop,
                 tally,
                 records,
@@ -226,7 +234,14 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         if config.output_path is not None:
             _log.warning("rerun with --resume --output %s to finish", config.output_path)
         return stop.exit_code
-    if tally.written == 0 and tally.skipped == 0:
+    if config.shard is not None:
+        _log.info(
+            "shard %s: %d inputs here, %d in other shards",
+            config.shard,
+            tally.written + tally.skipped,
+            tally.other_shards,
+        )
+    if tally.written == 0 and tally.skipped == 0 and tally.other_shards == 0:
         _log.warning(
             "no inputs found in %s (directories are searched for %s files)",
             " ".join(config.sources),
@@ -326,6 +341,19 @@ class ClassifyCommand:
             "--resume",
             action="store_true",
             help="append to --output FILE, skipping inputs it already has a record for",
+        )
+        parser.add_argument(
+            "--shard",
+            metavar="INDEX/COUNT",
+            help="classify only the inputs of shard INDEX of COUNT (split by a hash of the "
+            "path); default: JOB_COMPLETION_INDEX with --shard-count, when set",
+        )
+        parser.add_argument(
+            "--shard-count",
+            type=int,
+            metavar="COUNT",
+            help="the shard count for an Indexed Job's JOB_COMPLETION_INDEX (its completions; "
+            "default: $INCEPTION_SVM_SHARD_COUNT); {shard} in --output becomes the index",
         )
         parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
         parser.add_argument("--report", type=Path, help="write a self-contained HTML page")
