@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint
+from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
 from inception_svm_export.preprocessing import preprocess_batch
 from inception_svm_export.saved_model import InceptionV1Serving
 from tests.paths import car_photos
@@ -20,9 +21,18 @@ _ROWS, _CHUNK = 5, 2
 
 
 @pytest.fixture(scope="module")
-def chunked_module(random_checkpoint_v1: Path) -> InceptionV1Serving:
+def chunked_module(
+    random_checkpoint_v1: Path, tmp_path_factory: pytest.TempPathFactory
+) -> InceptionV1Serving:
     weights = fold_batchnorm(load_checkpoint(random_checkpoint_v1))
-    return InceptionV1Serving(weights, folded=True, sub_batch_size=_CHUNK)
+    labels = write_labels(tmp_path_factory.mktemp("labels") / LABELS_ASSET)
+    return InceptionV1Serving(
+        weights,
+        folded=True,
+        labels_path=labels,
+        weights_description="random test weights",
+        sub_batch_size=_CHUNK,
+    )
 
 
 def test_images_in_sub_batches_equal_one_pass(chunked_module: InceptionV1Serving) -> None:

@@ -78,9 +78,11 @@ def test_three_steps_give_three_stable_rows_with_server_columns(sweep: Sweep) ->
         assert sum(row["latency_histogram_ms"]["counts"]) == measured
         server = row["server"]
         # The server counted the same calls, give or take those in flight at a boundary,
-        # and spent at most the client's time on them (the sets differ at the boundaries).
+        # and spent at most the client's time on each: its mean (over a set that differs at
+        # the boundaries, so not compared with the client's mean) stays within the slowest
+        # client call, which catches unit or histogram errors without flaking on a busy box.
         assert abs(server["requests"] - measured) <= row["concurrency"] + 1
-        assert 0 < server["request_latency_mean_ms"] <= 1.1 * latency["mean"]
+        assert 0 < server["request_latency_mean_ms"] <= latency["max"]
         assert server["queue_latency_mean_ms"] is not None  # batching is on
         assert 1.0 <= server["batch_size_mean"] <= row["concurrency"]
     # Window lines went to stderr while it ran; the table to stdout.
