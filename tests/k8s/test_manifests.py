@@ -140,7 +140,10 @@ def test_gpu_overlay_differs_only_where_documented() -> None:
         (
             "--batching_parameters_file=/config/batching_parameters.txt",
             "--batching_parameters_file=/config/batching_parameters_gpu.txt",
-        )
+        ),
+        # Thread pools follow each overlay's CPU limit (4 on CPU, 10 for the GPU's decoding).
+        ("--tensorflow_intra_op_parallelism=4", "--tensorflow_intra_op_parallelism=10"),
+        ("--tensorflow_inter_op_parallelism=4", "--tensorflow_inter_op_parallelism=10"),
     ]
     extra = gpu.container["args"][len(cpu.container["args"]) :]
     assert extra == ["--per_process_gpu_memory_fraction=0.4"]
