@@ -45,6 +45,7 @@ from tests.benchmarks.bench_export import (
 )
 from tests.benchmarks.bench_machine import measure_machine
 from tests.benchmarks.bench_peers import measure_peers, peer_rows
+from tests.benchmarks.bench_thread_pools import measure_thread_pools, thread_pool_rows
 from tests.benchmarks.results import BenchRow, format_table, interleaved_rates
 from tests.benchmarks.sections import (
     BATCH_SIZES,
@@ -82,6 +83,7 @@ class Durations:
     matmul_repeats: int = 3
     peers_s: float = 40.0  # 7 runtimes x 3 batch sizes, interleaved
     decode_per_core_s: float = 30.0  # 5 sizes x 3 decoders, interleaved, one core
+    thread_pools_s: float = 8.0  # per process: 3 pool sizes x 2 rounds, one core
 
     def scaled(self, factor: float) -> Durations:
         return Durations(
@@ -94,6 +96,7 @@ class Durations:
             matmul_repeats=max(2, round(self.matmul_repeats * factor)),
             peers_s=self.peers_s * factor,
             decode_per_core_s=self.decode_per_core_s * factor,
+            thread_pools_s=self.thread_pools_s * factor,
         )
 
 
@@ -244,6 +247,10 @@ def run_benchmarks(
     decode = measure_decode_per_core(fp32_dir, car_photos(), durations.decode_per_core_s)
     raw["decode_per_core"] = [asdict(result) for result in decode]
     rows += decode_rows(decode)
+    log("8. TF Serving's thread-pool flags under a 1-core limit (own processes, one core)")
+    pools = measure_thread_pools(fp32_dir, durations.thread_pools_s)
+    raw["thread_pools"] = [asdict(result) for result in pools]
+    rows += thread_pool_rows(pools)
     return rows, raw, served_error
 
 
