@@ -30,14 +30,13 @@ from inception_svm_client.errors import ClientError, from_rpc_error
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.model_checks import (
     BatchResponse,
+    ModelClientBase,
     checked_features,
     hint_probes,
     not_found_hint,
-    pinned_config,
     served_signature,
     timed_response,
 )
-from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import AsyncBatchResolver, FeatureResult, Features, not_sent
 from inception_svm_client.retry import RetryBudget, call_with_retry_async
 
@@ -47,7 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncFeaturizer"]
 
 
-class AsyncFeaturizer:
+class AsyncFeaturizer(ModelClientBase):
     """A client of one served model on one event loop; reusable across many ``featurize``
     calls, which may run concurrently.
 
@@ -66,17 +65,14 @@ class AsyncFeaturizer:
         on_outage: Callable[[ClientError], None] | None = None,
     ) -> None:
         """``on_outage(error)``: called once per outage, when retries begin."""
-        self.config = pinned_config(config or FeaturizerConfig(), svm)
-        self.svm = svm
-        self.on_outage = on_outage
-        if expected_feature_dim is None and svm is not None:
-            expected_feature_dim = svm.feature_dim
-        self._expected_feature_dim = expected_feature_dim
-        self._channel = channel
-        self._owns_channel = owns_channel
-        self._predict: Any = channel.unary_unary(PREDICT_METHOD)
-        self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
-        self._signature: wire.Signature | None = None
+        super().__init__(
+            channel,
+            config,
+            expected_feature_dim=expected_feature_dim,
+            svm=svm,
+            owns_channel=owns_channel,
+            on_outage=on_outage,
+        )
         self._signature_lock = asyncio.Lock()
 
     @classmethod

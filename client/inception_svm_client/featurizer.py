@@ -31,6 +31,7 @@ from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.model_checks import (
     BatchResponse,
+    ModelClientBase,
     check_signature,
     checked_features,
     hint_probes,
@@ -39,7 +40,6 @@ from inception_svm_client.model_checks import (
     served_signature,
     timed_response,
 )
-from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import BatchResolver, FeatureResult, Features, not_sent
 from inception_svm_client.retry import (
     RETRYABLE_CODES,
@@ -72,7 +72,7 @@ INTERRUPT_GRACE_S = 5.0
 _POLL_S = 0.1
 
 
-class Featurizer:
+class Featurizer(ModelClientBase):
     """A client of one served model; thread-safe, reusable across many ``featurize`` calls.
 
     ``svm``: the metadata of the SVM the features are for; see the module docstring."""
@@ -89,17 +89,14 @@ class Featurizer:
     ) -> None:
         """``on_outage(error)``: called when the server stops answering and retries begin
         (the CLI prints it), once per outage."""
-        self.config = pinned_config(config or FeaturizerConfig(), svm)
-        self.svm = svm
-        self.on_outage = on_outage
-        if expected_feature_dim is None and svm is not None:
-            expected_feature_dim = svm.feature_dim
-        self._expected_feature_dim = expected_feature_dim
-        self._channel = channel
-        self._owns_channel = owns_channel
-        self._predict: Any = channel.unary_unary(PREDICT_METHOD)
-        self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
-        self._signature: wire.Signature | None = None
+        super().__init__(
+            channel,
+            config,
+            expected_feature_dim=expected_feature_dim,
+            svm=svm,
+            owns_channel=owns_channel,
+            on_outage=on_outage,
+        )
         self._lock = threading.Lock()
 
     @classmethod

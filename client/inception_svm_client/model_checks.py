@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from inception_svm_client.errors import (
     ClientError,
     SignatureMismatchError,
 )
+from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import Features
 
 if TYPE_CHECKING:
@@ -201,3 +202,33 @@ def checked_features(
             MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
         )
     return Features(response.features, response.model_version)
+
+
+class ModelClientBase:
+    """What the sync and the asyncio featurizer share: the config pinned to the SVM, the
+    feature width every response must have, and the two PredictionService stubs (both
+    channel kinds offer ``unary_unary``)."""
+
+    def __init__(
+        self,
+        channel: Any,
+        config: FeaturizerConfig | None = None,
+        *,
+        expected_feature_dim: int | None = None,
+        svm: SvmMetadata | None = None,
+        owns_channel: bool = False,
+        on_outage: Callable[[ClientError], None] | None = None,
+    ) -> None:
+        """``on_outage(error)``: called when the server stops answering and retries begin
+        (the CLI prints it), once per outage."""
+        self.config = pinned_config(config or FeaturizerConfig(), svm)
+        self.svm = svm
+        self.on_outage = on_outage
+        if expected_feature_dim is None and svm is not None:
+            expected_feature_dim = svm.feature_dim
+        self._expected_feature_dim = expected_feature_dim
+        self._channel = channel
+        self._owns_channel = owns_channel
+        self._predict: Any = channel.unary_unary(PREDICT_METHOD)
+        self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
+        self._signature: wire.Signature | None = None
