@@ -24,6 +24,7 @@ from tests.harness import PRODUCTION_BATCHING_FLAGS, running_server
 from tests.paths import car_photos
 from tests.serving_calls import (
     Outcome,
+    RssSampler,
     predict,
     predict_request,
     rss_bytes,
@@ -49,28 +50,6 @@ def _report(name: str, **figures: object) -> None:
     print(f"[reliability] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-class _RssSampler:
-    """Peak RSS of a process, sampled on a thread while a block runs."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.peak = rss_bytes(pid)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.peak = max(self.peak, rss_bytes(self.pid))
-
-    def __enter__(self) -> _RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-
 def test_overload_is_shed_memory_bounded_and_recovers(
     model_base_path: Path, tmp_path: Path
 ) -> None:
@@ -91,7 +70,7 @@ def test_overload_is_shed_memory_bounded_and_recovers(
                     timed.append((outcome, time.perf_counter() - began))
                 return timed
 
-            with _RssSampler(server.process.pid) as rss, ThreadPoolExecutor(CALLERS) as pool:
+            with RssSampler(server.process.pid) as rss, ThreadPoolExecutor(CALLERS) as pool:
                 timed = [item for batch in pool.map(caller, range(CALLERS)) for item in batch]
             recovered = predict(channel, predict_request(string_tensor(images)))
         assert server.process.poll() is None, server.log_tail()
