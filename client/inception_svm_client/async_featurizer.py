@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -25,7 +25,6 @@ import grpc
 from inception_svm_client import wire
 from inception_svm_client.async_batcher import async_batches
 from inception_svm_client.channel import create_aio_channel
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError, from_rpc_error
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.model_checks import (
@@ -41,7 +40,7 @@ from inception_svm_client.resolver import AsyncBatchResolver, FeatureResult, Fea
 from inception_svm_client.retry import RetryBudget, call_with_retry_async
 
 if TYPE_CHECKING:
-    from inception_svm_client.svm import SvmMetadata
+    pass
 
 __all__ = ["AsyncFeaturizer"]
 
@@ -54,47 +53,8 @@ class AsyncFeaturizer(ModelClientBase):
     model or signature the SVM was not trained on, pins the SVM's model version and checks
     every response."""
 
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        config: FeaturizerConfig | None = None,
-        *,
-        expected_feature_dim: int | None = None,
-        svm: SvmMetadata | None = None,
-        owns_channel: bool = False,
-        on_outage: Callable[[ClientError], None] | None = None,
-    ) -> None:
-        """``on_outage(error)``: called once per outage, when retries begin."""
-        super().__init__(
-            channel,
-            config,
-            expected_feature_dim=expected_feature_dim,
-            svm=svm,
-            owns_channel=owns_channel,
-            on_outage=on_outage,
-        )
-        self._signature_lock = asyncio.Lock()
-
-    @classmethod
-    def connect(
-        cls,
-        channel_config: ChannelConfig,
-        config: FeaturizerConfig | None = None,
-        *,
-        expected_feature_dim: int | None = None,
-        svm: SvmMetadata | None = None,
-        on_outage: Callable[[ClientError], None] | None = None,
-    ) -> Self:
-        """Call inside the event loop that will use it (``async with
-        AsyncFeaturizer.connect(...) as featurizer``)."""
-        return cls(
-            create_aio_channel(channel_config),
-            config,
-            expected_feature_dim=expected_feature_dim,
-            svm=svm,
-            owns_channel=True,
-            on_outage=on_outage,
-        )
+    _open_channel = staticmethod(create_aio_channel)
+    _lock_type = asyncio.Lock
 
     async def close(self) -> None:
         if self._owns_channel:
@@ -116,7 +76,7 @@ class AsyncFeaturizer(ModelClientBase):
     async def signature(self) -> wire.Signature:
         """GetModelMetadata (retried within the budget), checked like the sync client's
         (``model_checks.served_signature``) and cached."""
-        async with self._signature_lock:
+        async with self._lock:
             if self._signature is None:
                 self._signature = await self._fetch_signature()
             return self._signature

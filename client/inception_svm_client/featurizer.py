@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -26,7 +26,6 @@ import grpc
 from inception_svm_client import wire
 from inception_svm_client.batcher import batches
 from inception_svm_client.channel import create_channel
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.model_checks import (
@@ -52,7 +51,7 @@ from inception_svm_client.retry import (
 )
 
 if TYPE_CHECKING:
-    from inception_svm_client.svm import SvmMetadata
+    pass
 
 __all__ = [
     "RETRYABLE_CODES",
@@ -77,47 +76,8 @@ class Featurizer(ModelClientBase):
 
     ``svm``: the metadata of the SVM the features are for; see the module docstring."""
 
-    def __init__(
-        self,
-        channel: grpc.Channel,
-        config: FeaturizerConfig | None = None,
-        *,
-        expected_feature_dim: int | None = None,
-        svm: SvmMetadata | None = None,
-        owns_channel: bool = False,
-        on_outage: Callable[[ClientError], None] | None = None,
-    ) -> None:
-        """``on_outage(error)``: called when the server stops answering and retries begin
-        (the CLI prints it), once per outage."""
-        super().__init__(
-            channel,
-            config,
-            expected_feature_dim=expected_feature_dim,
-            svm=svm,
-            owns_channel=owns_channel,
-            on_outage=on_outage,
-        )
-        self._lock = threading.Lock()
-
-    @classmethod
-    def connect(
-        cls,
-        channel_config: ChannelConfig,
-        config: FeaturizerConfig | None = None,
-        *,
-        expected_feature_dim: int | None = None,
-        svm: SvmMetadata | None = None,
-        on_outage: Callable[[ClientError], None] | None = None,
-    ) -> Self:
-        channel = create_channel(channel_config)
-        return cls(
-            channel,
-            config,
-            expected_feature_dim=expected_feature_dim,
-            svm=svm,
-            owns_channel=True,
-            on_outage=on_outage,
-        )
+    _open_channel = staticmethod(create_channel)
+    _lock_type = threading.Lock
 
     @property
     def channel(self) -> grpc.Channel:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
 from inception_svm_client import wire
-from inception_svm_client.config import FeaturizerConfig, SignatureSpec
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, SignatureSpec
 from inception_svm_client.contract import MODEL_NAME
 from inception_svm_client.errors import (
     BAD_RESPONSE,
@@ -206,8 +206,12 @@ def checked_features(
 
 class ModelClientBase:
     """What the sync and the asyncio featurizer share: the config pinned to the SVM, the
-    feature width every response must have, and the two PredictionService stubs (both
-    channel kinds offer ``unary_unary``)."""
+    feature width every response must have, the two PredictionService stubs (both channel
+    kinds offer ``unary_unary``) and ``connect``. A subclass names its channel factory and
+    the lock that guards its cached signature."""
+
+    _open_channel: Callable[[ChannelConfig], Any]
+    _lock_type: Callable[[], Any]
 
     def __init__(
         self,
@@ -232,3 +236,25 @@ class ModelClientBase:
         self._predict: Any = channel.unary_unary(PREDICT_METHOD)
         self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
         self._signature: wire.Signature | None = None
+        self._lock = self._lock_type()
+
+    @classmethod
+    def connect(
+        cls,
+        channel_config: ChannelConfig,
+        config: FeaturizerConfig | None = None,
+        *,
+        expected_feature_dim: int | None = None,
+        svm: SvmMetadata | None = None,
+        on_outage: Callable[[ClientError], None] | None = None,
+    ) -> Self:
+        """A client on a channel of its own, closed with the client. The asyncio client
+        must be connected inside the event loop that uses it."""
+        return cls(
+            cls._open_channel(channel_config),
+            config,
+            expected_feature_dim=expected_feature_dim,
+            svm=svm,
+            owns_channel=True,
+            on_outage=on_outage,
+        )
