@@ -44,7 +44,7 @@ def random_checkpoint_v1(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def model_base_path(tmp_path_factory: pytest.TempPathFactory, random_checkpoint_v1: Path) -> Path:
     """A TF Serving model base path holding version ``1/`` (batch norm folded)."""
-    from inception_svm_export.config import ExportConfig
+    from inception_svm_export.export_config import ExportConfig
     from inception_svm_export.saved_model import export_saved_model
 
     base = tmp_path_factory.mktemp("models") / "inception_v1"

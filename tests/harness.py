@@ -32,8 +32,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inception_svm_client import contract
-from inception_svm_serving.config import load_monitoring_config
 from inception_svm_serving.launch import flag_name, merge_flags
+from inception_svm_serving.server_config import load_monitoring_config
 from tests.paths import REPO_ROOT, SERVING_DIR
 
 MONITORING_CONFIG = SERVING_DIR / "monitoring.config"

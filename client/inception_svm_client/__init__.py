@@ -16,11 +16,11 @@ __version__ = "0.1.0"
 # Public name → module defining it.
 _PUBLIC = {
     "AsyncFeaturizer": "async_featurizer",
-    "ChannelConfig": "config",
-    "FeaturizerConfig": "config",
-    "RetryPolicy": "config",
-    "SignatureSpec": "config",
-    "TlsConfig": "config",
+    "ChannelConfig": "featurizer_config",
+    "FeaturizerConfig": "featurizer_config",
+    "RetryPolicy": "featurizer_config",
+    "ModelTarget": "featurizer_config",
+    "TlsConfig": "featurizer_config",
     "ClientError": "errors",
     "SignatureMismatchError": "errors",
     "FeatureResult": "featurizer",
@@ -39,10 +39,10 @@ __all__ = [
     "FeatureResult",
     "Featurizer",
     "FeaturizerConfig",
+    "ModelTarget",
     "Prediction",
     "RetryPolicy",
     "SignatureMismatchError",
-    "SignatureSpec",
     "SvmClassifier",
     "SvmMetadata",
     "TlsConfig",
@@ -52,15 +52,15 @@ __all__ = [
 
 if TYPE_CHECKING:
     from inception_svm_client.async_featurizer import AsyncFeaturizer
-    from inception_svm_client.config import (
-        ChannelConfig,
-        FeaturizerConfig,
-        RetryPolicy,
-        SignatureSpec,
-        TlsConfig,
-    )
     from inception_svm_client.errors import ClientError, SignatureMismatchError
     from inception_svm_client.featurizer import FeatureResult, Featurizer
+    from inception_svm_client.featurizer_config import (
+        ChannelConfig,
+        FeaturizerConfig,
+        ModelTarget,
+        RetryPolicy,
+        TlsConfig,
+    )
     from inception_svm_client.inputs import path_inputs
     from inception_svm_client.records import ClassifyRecord
     from inception_svm_client.svm import Prediction, SvmClassifier, SvmMetadata

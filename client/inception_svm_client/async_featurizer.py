@@ -73,7 +73,7 @@ class AsyncFeaturizer(ModelClientBase):
 
     # -- signature ---------------------------------------------------------------------
 
-    async def signature(self) -> wire.Signature:
+    async def fetch_signature(self) -> wire.ServedSignature:
         """GetModelMetadata (retried within the budget), checked like the sync client's
         (``model_checks.served_signature``) and cached."""
         async with self._lock:
@@ -81,8 +81,8 @@ class AsyncFeaturizer(ModelClientBase):
                 self._signature = await self._fetch_signature()
             return self._signature
 
-    async def _fetch_signature(self) -> wire.Signature:
-        request = wire.encode_metadata_request(self.config.signature)
+    async def _fetch_signature(self) -> wire.ServedSignature:
+        request = wire.encode_metadata_request(self.config.target)
         try:
             data = await call_with_retry_async(
                 lambda timeout, wait: self._call(
@@ -100,13 +100,13 @@ class AsyncFeaturizer(ModelClientBase):
 
     async def _not_found_hint(self) -> str:
         served = []
-        for name, probe in hint_probes(self.config.signature):
+        for name, probe in hint_probes(self.config.target):
             try:
                 await self._metadata(probe, timeout=min(5.0, self.config.deadline_s))
             except grpc.RpcError:
                 continue
             served.append(name)
-        return not_found_hint(self.config.signature, served, self.svm is not None)
+        return not_found_hint(self.config.target, served, self.svm is not None)
 
     def _budget(self) -> RetryBudget:
         return RetryBudget(self.config.retry, on_outage=self.on_outage)
@@ -128,7 +128,7 @@ class AsyncFeaturizer(ModelClientBase):
                 wait_for_ready=wait_for_ready,
             )
         except grpc.RpcError as error:
-            raise from_rpc_error(error, f"{what} on {self.config.signature.model_name!r}") from None
+            raise from_rpc_error(error, f"{what} on {self.config.target.model_name!r}") from None
         return response
 
     async def predict(
@@ -140,7 +140,7 @@ class AsyncFeaturizer(ModelClientBase):
     ) -> BatchResponse:
         """One Predict call (no retry) with client-side timing; raises ClientError."""
         started = time.perf_counter()
-        request = wire.encode_predict_request(self.config.signature, images)
+        request = wire.encode_predict_request(self.config.target, images)
         encoded = time.perf_counter()
         data = await self._call(self._predict, request, "Predict", timeout, wait_for_ready)
         answered = time.perf_counter()
@@ -149,7 +149,7 @@ class AsyncFeaturizer(ModelClientBase):
         )
 
     def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
-        return wire.decode_predict(data, self.config.signature.output_name, batch_size)
+        return wire.decode_predict(data, self.config.target.output_name, batch_size)
 
     async def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
         """``predict`` retried within a budget of its own (one batch, not a stream)."""
@@ -161,7 +161,7 @@ class AsyncFeaturizer(ModelClientBase):
 
     def checked(self, response: BatchResponse) -> Features:
         """See ``model_checks.checked_features``."""
-        return checked_features(response, self.config.signature, self._expected_feature_dim)
+        return checked_features(response, self.config.target, self._expected_feature_dim)
 
     # -- streaming ---------------------------------------------------------------------
 
@@ -174,7 +174,7 @@ class AsyncFeaturizer(ModelClientBase):
         When the retry budget runs out, the inputs in flight and every input not yet sent
         get a RETRY_BUDGET_EXHAUSTED result (lazy inputs are not read). Up to
         ``max_in_flight`` batches are resolved at once."""
-        await self.signature()
+        await self.fetch_signature()
         budget = self._budget()
 
         async def send(images: Sequence[bytes], timeout: float, wait_for_ready: bool) -> Features:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from inception_svm_client.cli import main as cli_main
 from inception_svm_client.commands import EXIT_USAGE
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import bundled_cars_dir, bundled_cat_photo
 
 READY_TIMEOUT_S = 300.0
@@ -85,7 +85,7 @@ def wait_until_ready(process: subprocess.Popen[bytes], target: str, log: Path) -
             if process.poll() is not None:
                 raise DemoError(f"the server exited with code {process.returncode}; see {log}")
             try:
-                featurizer.signature()
+                featurizer.fetch_signature()
                 return
             except ClientError as error:
                 if time.monotonic() > deadline:

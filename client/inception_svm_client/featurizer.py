@@ -101,7 +101,7 @@ class Featurizer(ModelClientBase):
 
     # -- signature ---------------------------------------------------------------------
 
-    def signature(self, stop: threading.Event | None = None) -> wire.Signature:
+    def fetch_signature(self, stop: threading.Event | None = None) -> wire.ServedSignature:
         """GetModelMetadata (retried within the budget), checked against the expected
         feature dimension and the SVM's model and signature (cached)."""
         with self._lock:
@@ -109,8 +109,8 @@ class Featurizer(ModelClientBase):
                 self._signature = self._fetch_signature(stop or threading.Event())
             return self._signature
 
-    def _fetch_signature(self, stop: threading.Event) -> wire.Signature:
-        spec = self.config.signature
+    def _fetch_signature(self, stop: threading.Event) -> wire.ServedSignature:
+        spec = self.config.target
         request = wire.encode_metadata_request(spec)
         try:
             data = call_with_retry(
@@ -129,13 +129,13 @@ class Featurizer(ModelClientBase):
 
     def _not_found_hint(self) -> str:
         served = []
-        for name, probe in hint_probes(self.config.signature):
+        for name, probe in hint_probes(self.config.target):
             try:
                 self._metadata(probe, timeout=min(5.0, self.config.deadline_s))
             except grpc.RpcError:
                 continue
             served.append(name)
-        return not_found_hint(self.config.signature, served, self.svm is not None)
+        return not_found_hint(self.config.target, served, self.svm is not None)
 
     def _budget(self) -> RetryBudget:
         return RetryBudget(self.config.retry, on_outage=self.on_outage)
@@ -171,7 +171,7 @@ class Featurizer(ModelClientBase):
         except grpc.FutureCancelledError:
             raise InterruptedCall() from None
         except grpc.RpcError as error:
-            raise from_rpc_error(error, f"{what} on {self.config.signature.model_name!r}") from None
+            raise from_rpc_error(error, f"{what} on {self.config.target.model_name!r}") from None
         return response
 
     def predict(
@@ -184,7 +184,7 @@ class Featurizer(ModelClientBase):
     ) -> BatchResponse:
         """One Predict call (no retry) with client-side timing; raises ClientError."""
         started = time.perf_counter()
-        request = wire.encode_predict_request(self.config.signature, images)
+        request = wire.encode_predict_request(self.config.target, images)
         encoded = time.perf_counter()
         data = self._call(self._predict, request, "Predict", timeout, wait_for_ready, stop)
         answered = time.perf_counter()
@@ -195,7 +195,7 @@ class Featurizer(ModelClientBase):
     def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
         """One row per image from a Predict response; a subclass may return richer rows
         (``ImagenetClient``) and still reuse batching, retries and bisection."""
-        return wire.decode_predict(data, self.config.signature.output_name, batch_size)
+        return wire.decode_predict(data, self.config.target.output_name, batch_size)
 
     def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
         """``predict`` retried within a budget of its own (one batch, not a stream)."""
@@ -208,7 +208,7 @@ class Featurizer(ModelClientBase):
 
     def checked(self, response: BatchResponse) -> Features:
         """See ``model_checks.checked_features``."""
-        return checked_features(response, self.config.signature, self._expected_feature_dim)
+        return checked_features(response, self.config.target, self._expected_feature_dim)
 
     # -- streaming ---------------------------------------------------------------------
 
@@ -225,7 +225,7 @@ class Featurizer(ModelClientBase):
         INTERRUPTED results) and the inputs read but not sent get no result.
         """
         stop = stop or threading.Event()
-        self.signature(stop)
+        self.fetch_signature(stop)
         budget = self._budget()
 
         def send(images: Sequence[bytes], timeout: float, wait_for_ready: bool) -> Features:

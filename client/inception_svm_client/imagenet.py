@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from inception_svm_client import wire
-from inception_svm_client.config import FeaturizerConfig
 from inception_svm_client.contract import (
     CHECKPOINT_OUTPUT,
     CLASS_NAMES_OUTPUT,
@@ -25,6 +24,7 @@ from inception_svm_client.contract import (
 )
 from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import FeaturizerConfig
 from inception_svm_client.inputs import bundled_cat_photo
 
 DEFAULT_TOP_K = 5
@@ -72,12 +72,12 @@ class ImagenetRecord:
 def imagenet_config(config: FeaturizerConfig, signature_name: str | None) -> FeaturizerConfig:
     """``config`` pointed at the top-k signature, asking for exactly its four outputs."""
     spec = dataclasses.replace(
-        config.signature,
+        config.target,
         signature_name=signature_name or IMAGENET_SIGNATURE,
         output_name=PROBABILITIES_OUTPUT,
         extra_outputs=(CLASSES_OUTPUT, CLASS_NAMES_OUTPUT, CHECKPOINT_OUTPUT),
     )
-    return dataclasses.replace(config, signature=spec)
+    return dataclasses.replace(config, target=spec)
 
 
 class ImagenetClient(Featurizer):
@@ -86,7 +86,7 @@ class ImagenetClient(Featurizer):
 
     def max_top_k(self) -> int:
         """K of the served signature, after checking it has every top-k output."""
-        signature = self.signature()
+        signature = self.fetch_signature()
         for name, dtype in _EXPECTED_OUTPUTS.items():
             spec = signature.outputs.get(name)
             if spec is None or spec.dtype != dtype:

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from inception_svm_client import wire
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, SignatureSpec
 from inception_svm_client.contract import MODEL_NAME
 from inception_svm_client.errors import (
     BAD_RESPONSE,
@@ -24,6 +23,7 @@ from inception_svm_client.errors import (
     ClientError,
     SignatureMismatchError,
 )
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, ModelTarget
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import Features
 
@@ -46,9 +46,9 @@ class BatchResponse:
     model_name: str = ""
 
 
-def check_signature(signature: wire.Signature, config: FeaturizerConfig) -> int:
+def check_signature(signature: wire.ServedSignature, config: FeaturizerConfig) -> int:
     """The served signature must take encoded images and return logits [-1, D]; returns D."""
-    spec = config.signature
+    spec = config.target
     where = (
         f"model {signature.model_name!r} version {signature.model_version} "
         f"signature {signature.signature_name!r}"
@@ -80,12 +80,12 @@ def pinned_config(config: FeaturizerConfig, svm: SvmMetadata | None) -> Featuriz
     """Requests name the SVM's model version unless the caller chose one (or ``latest``):
     TF Serving keeps serving a pinned version while its version policy retains it, so a
     new version rolled out mid-stream cannot silently change the features."""
-    spec = config.signature
+    spec = config.target
     if svm is None or svm.featurizer.model_version is None:
         return config
     if spec.version is not None or spec.version_label is not None or spec.latest:
         return config
-    return replace(config, signature=replace(spec, version=svm.featurizer.model_version))
+    return replace(config, target=replace(spec, version=svm.featurizer.model_version))
 
 
 def served_signature(
@@ -93,10 +93,10 @@ def served_signature(
     config: FeaturizerConfig,
     expected_feature_dim: int | None,
     svm: SvmMetadata | None,
-) -> wire.Signature:
+) -> wire.ServedSignature:
     """The signature in a GetModelMetadata response, checked against the expected feature
     dimension and the SVM's model and signature."""
-    spec = config.signature
+    spec = config.target
     try:
         signature = wire.decode_metadata_response(data, spec.signature_name)
     except wire.MissingSignatureError as error:
@@ -119,7 +119,7 @@ def served_signature(
     return signature
 
 
-def hint_probes(spec: SignatureSpec) -> list[tuple[str, bytes]]:
+def hint_probes(spec: ModelTarget) -> list[tuple[str, bytes]]:
     """(model name, metadata request) pairs to probe after a NOT_FOUND: TF Serving has no
     "list models" call, so the client asks for the names a server is usually started with."""
     names = dict.fromkeys((spec.model_name, *USUAL_MODEL_NAMES))
@@ -134,7 +134,7 @@ def hint_probes(spec: SignatureSpec) -> list[tuple[str, bytes]]:
     ]
 
 
-def not_found_hint(spec: SignatureSpec, served: Sequence[str], for_svm: bool) -> str:
+def not_found_hint(spec: ModelTarget, served: Sequence[str], for_svm: bool) -> str:
     """What to append to a NOT_FOUND, given which of the probed names the server serves."""
     if spec.version is not None and spec.model_name in served:
         return (
@@ -179,7 +179,7 @@ def timed_response(
 
 
 def checked_features(
-    response: BatchResponse, spec: SignatureSpec, expected_feature_dim: int | None
+    response: BatchResponse, spec: ModelTarget, expected_feature_dim: int | None
 ) -> Features:
     """Every response, not only the first metadata call, must come from the model and
     version asked for and have the width the SVM takes; anything else would classify
@@ -235,7 +235,7 @@ class ModelClientBase:
         self._owns_channel = owns_channel
         self._predict: Any = channel.unary_unary(PREDICT_METHOD)
         self._metadata: Any = channel.unary_unary(GET_MODEL_METADATA_METHOD)
-        self._signature: wire.Signature | None = None
+        self._signature: wire.ServedSignature | None = None
         self._lock = self._lock_type()
 
     @classmethod

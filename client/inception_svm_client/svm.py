@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inception_svm_client.config import DEFAULT_FEATURES
 from inception_svm_client.contract import FEATURE_SIGNATURES
 from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
+from inception_svm_client.featurizer_config import DEFAULT_FEATURES
 
 if TYPE_CHECKING:
     from inception_svm_client.async_featurizer import AsyncFeaturizer
-    from inception_svm_client.config import ChannelConfig, FeaturizerConfig
     from inception_svm_client.featurizer import Featurizer
+    from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
 
 ONNX_INPUT_NAME = "features"
 DEFAULT_C = 1.0

@@ -74,12 +74,12 @@ def train_svm(
     import sklearn
 
     model, report = svm.train(features, training_set.labels, c)
-    signature = featurizer.signature()
+    signature = featurizer.fetch_signature()
     metadata = svm.SvmMetadata(
         class_names=report.class_names,
         feature_dim=int(features.shape[1]),
         featurizer=svm.FeaturizerInfo(
-            model_name=signature.model_name or featurizer.config.signature.model_name,
+            model_name=signature.model_name or featurizer.config.target.model_name,
             model_version=signature.model_version,
             signature_name=signature.signature_name,
         ),
@@ -87,7 +87,7 @@ def train_svm(
         trained_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         sklearn_version=sklearn.__version__,
         loo_accuracy=report.loo_accuracy,
-        features=featurizer.config.signature.output_name,
+        features=featurizer.config.target.output_name,
         weights=served_weights(featurizer),
     )
     return TrainedSvm(svm.export_onnx(model, metadata), metadata, report)

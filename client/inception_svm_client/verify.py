@@ -90,7 +90,7 @@ class Verifier:
     # -- checks --------------------------------------------------------------------------
 
     def _model_available(self) -> Check:
-        spec = self._featurizer.config.signature
+        spec = self._featurizer.config.target
         name = "model available"
         try:
             data = self._status(
@@ -115,7 +115,7 @@ class Verifier:
         name = "metadata"
         golden = self._golden
         try:
-            signature = self._featurizer.signature()
+            signature = self._featurizer.fetch_signature()
         except SignatureMismatchError as error:
             return Check(name, False, error.details)
         except ClientError as error:
@@ -166,7 +166,7 @@ class Verifier:
         ``classify`` (which only warns), another version is a failed check here."""
         name = "svm featurizer"
         info = svm.metadata.featurizer
-        spec = self._featurizer.config.signature
+        spec = self._featurizer.config.target
         detail = (
             f"trained on {info.model_name!r} version {info.model_version} "
             f"{info.signature_name!r}, served {spec.model_name!r} version "

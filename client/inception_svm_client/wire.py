@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from inception_svm_client.config import SignatureSpec
+from inception_svm_client.featurizer_config import ModelTarget
 from inception_svm_client.protos import messages
 
 DT_INVALID = 0
@@ -77,7 +77,7 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
-class Signature:
+class ServedSignature:
     """A served signature: the model version that answered and its tensor specs."""
 
     model_name: str
@@ -87,7 +87,7 @@ class Signature:
     outputs: Mapping[str, TensorSpec]
 
 
-def model_spec_fields(spec: SignatureSpec) -> dict[str, Any]:
+def model_spec_fields(spec: ModelTarget) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": spec.model_name, "signature_name": spec.signature_name}
     if spec.version is not None:
         fields["version"] = {"value": spec.version}
@@ -179,7 +179,7 @@ def _string_tensor_map_entry(field_number: int, key: str, images: Sequence[bytes
 _PREDICT_INPUTS_FIELD = messages.PredictRequest.DESCRIPTOR.fields_by_name["inputs"].number
 
 
-def encode_predict_request(spec: SignatureSpec, images: Sequence[bytes]) -> bytes:
+def encode_predict_request(spec: ModelTarget, images: Sequence[bytes]) -> bytes:
     """Serialized PredictRequest; protobuf merges concatenated fields, so the small part is
     serialized normally and the image tensor appended."""
     request = messages.PredictRequest(model_spec=model_spec_fields(spec))
@@ -254,7 +254,7 @@ def decode_predict(data: bytes, output_name: str, batch_size: int) -> PredictOut
     return PredictOutput(logits, *_answered_by(response))
 
 
-def encode_metadata_request(spec: SignatureSpec) -> bytes:
+def encode_metadata_request(spec: ModelTarget) -> bytes:
     fields = model_spec_fields(spec)
     fields.pop("signature_name")  # metadata is per model, not per signature
     request = messages.GetModelMetadataRequest(model_spec=fields, metadata_field=["signature_def"])
@@ -268,7 +268,7 @@ def _tensor_spec(info: Any) -> TensorSpec:
     return TensorSpec(dtype=int(info.dtype), shape=dims)
 
 
-def decode_metadata_response(data: bytes, signature_name: str) -> Signature:
+def decode_metadata_response(data: bytes, signature_name: str) -> ServedSignature:
     response = _parse(messages.GetModelMetadataResponse, data)
     packed = response.metadata.get("signature_def")
     if packed is None:
@@ -282,7 +282,7 @@ def decode_metadata_response(data: bytes, signature_name: str) -> Signature:
         raise MissingSignatureError(f"model has no signature {signature_name!r} (has {available})")
     signature_def = signature_map.signature_def[signature_name]
     spec = response.model_spec
-    return Signature(
+    return ServedSignature(
         model_name=spec.name,
         model_version=int(spec.version.value) if spec.HasField("version") else None,
         signature_name=signature_name,
@@ -300,7 +300,7 @@ class VersionStatus:
     error_message: str
 
 
-def encode_status_request(spec: SignatureSpec) -> bytes:
+def encode_status_request(spec: ModelTarget) -> bytes:
     fields = model_spec_fields(spec)
     fields.pop("signature_name")  # status is per model (and version), not per signature
     data: bytes = messages.GetModelStatusRequest(model_spec=fields).SerializeToString()

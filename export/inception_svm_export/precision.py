@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from inception_svm_export.architecture import LOGITS_SCOPE
-from inception_svm_export.config import Precision
+from inception_svm_export.export_config import Precision
 from inception_svm_export.network import FOLDED_BIAS_SUFFIX
 
 COMPUTE_DTYPES: dict[Precision, tf.DType] = {"fp32": tf.float32, "bf16": tf.bfloat16}

@@ -39,7 +39,7 @@ from inception_svm_client.golden import ModelIdentity
 from inception_svm_export.architecture import IMAGE_SIZE
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
-from inception_svm_export.config import ExportConfig, Precision
+from inception_svm_export.export_config import ExportConfig, Precision
 from inception_svm_export.golden import write_golden
 from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
 from inception_svm_export.integrity import ManifestError, write_manifest

@@ -1,5 +1,5 @@
 import sys
 
-from inception_svm_serving.cli import main
+from inception_svm_serving.serve_command import main
 
 sys.exit(main())

@@ -16,7 +16,7 @@ from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_serving.admission import Admission
 from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
 from inception_svm_serving.model_manager import ModelManager, VersionStatus
-from inception_svm_serving.runtime import SignatureSpec, TensorSpec
+from inception_svm_serving.runtime import LoadedSignature, LoadedTensor
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Metadata:
     signature_def: get_model_metadata_pb2.SignatureDefMap  # shared: never modify
 
 
-def _signature(signatures: Mapping[str, SignatureSpec], name: str) -> SignatureSpec:
+def _signature(signatures: Mapping[str, LoadedSignature], name: str) -> LoadedSignature:
     """An unknown key is FAILED_PRECONDITION with TF Serving's wording (predict_util.cc):
     the model exists, it just was not exported with that signature."""
     key = name or SERVING_SIGNATURE
@@ -57,7 +57,7 @@ def _signature(signatures: Mapping[str, SignatureSpec], name: str) -> SignatureS
     return signatures[key]
 
 
-def _check_input(spec: TensorSpec, array: np.ndarray) -> None:
+def _check_input(spec: LoadedTensor, array: np.ndarray) -> None:
     if array.dtype != spec.dtype and not (spec.dtype == object and array.dtype.kind in "SO"):
         raise InvalidArgument(
             f"input '{spec.alias}': expected dtype {spec.dtype_name}, got {array.dtype}"
@@ -83,7 +83,7 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "[" + ",".join("-1" if d is None else str(d) for d in shape) + "]"
 
 
-def validate_inputs(signature: SignatureSpec, inputs: Mapping[str, np.ndarray]) -> None:
+def validate_inputs(signature: LoadedSignature, inputs: Mapping[str, np.ndarray]) -> None:
     sent, expected = set(inputs), set(signature.inputs)
     if sent != expected:
         extra = ", ".join(sorted(sent - expected)) or "none"
@@ -104,7 +104,7 @@ class DataPlane:
     def predict(
         self,
         ref: ModelRef,
-        inputs_for: Callable[[SignatureSpec], Mapping[str, np.ndarray]],
+        inputs_for: Callable[[LoadedSignature], Mapping[str, np.ndarray]],
         output_filter: Sequence[str] = (),
     ) -> PredictResult:
         """``inputs_for`` builds the request's inputs from the signature they will run on, so a

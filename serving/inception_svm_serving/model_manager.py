@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from inception_svm_serving.batching import BatchScheduler
-from inception_svm_serving.config import BatchingOptions, ModelConfig, SessionOptions
 from inception_svm_serving.errors import NotFound, Unavailable
 from inception_svm_serving.logs import log_event
 from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.runtime import LoadedModel, session_config
+from inception_svm_serving.server_config import BatchingOptions, ModelConfig, SessionOptions
 
 _UNLOAD_DRAIN_TIMEOUT_S = 60.0
 

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from google.protobuf import json_format
 
-from inception_svm_serving.config import MonitoringOptions
 from inception_svm_serving.data_plane import DataPlane, ModelRef
 from inception_svm_serving.errors import InvalidArgument, NotFound, request_failed, rest_error_body
 from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.rest_json import parse_predict_body, predict_response
-from inception_svm_serving.runtime import SignatureSpec
+from inception_svm_serving.runtime import LoadedSignature
+from inception_svm_serving.server_config import MonitoringOptions
 from inception_svm_serving.servicer import status_response
 
 _ROUTE = re.compile(
@@ -125,7 +125,7 @@ class RestApi:
                 ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
             row_format = False
 
-            def inputs_for(signature: SignatureSpec) -> dict[str, np.ndarray]:
+            def inputs_for(signature: LoadedSignature) -> dict[str, np.ndarray]:
                 nonlocal row_format
                 inputs, row_format = parse_predict_body(request, signature)
                 return inputs

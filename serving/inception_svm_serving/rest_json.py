@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inception_svm_serving.errors import InvalidArgument
-from inception_svm_serving.runtime import SignatureSpec, TensorSpec
+from inception_svm_serving.runtime import LoadedSignature, LoadedTensor
 
 
 def _decode_strings(alias: str, value: Any) -> Any:
@@ -33,7 +33,7 @@ def _decode_strings(alias: str, value: Any) -> Any:
     raise InvalidArgument(f"input '{alias}': expected strings or {{\"b64\": ...}} objects")
 
 
-def _to_array(spec: TensorSpec, value: Any) -> np.ndarray:
+def _to_array(spec: LoadedTensor, value: Any) -> np.ndarray:
     if spec.dtype == object:
         decoded = _decode_strings(spec.alias, value)
         array = np.empty(_nested_shape(decoded), dtype=object)
@@ -57,7 +57,7 @@ def _nested_shape(value: Any) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def parse_predict_body(body: Any, signature: SignatureSpec) -> tuple[dict[str, np.ndarray], bool]:
+def parse_predict_body(body: Any, signature: LoadedSignature) -> tuple[dict[str, np.ndarray], bool]:
     """Returns (inputs, row_format)."""
     if not isinstance(body, dict):
         raise InvalidArgument("request body must be a JSON object")

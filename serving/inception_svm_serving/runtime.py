@@ -30,15 +30,15 @@ from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_export.preprocessing import header_dimensions
-from inception_svm_serving.config import SessionOptions
 from inception_svm_serving.errors import Internal, InvalidArgument
+from inception_svm_serving.server_config import SessionOptions
 
 SERVE_TAG = "serve"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
 @dataclass(frozen=True)
-class TensorSpec:
+class LoadedTensor:
     """One signature input/output: the alias clients use, its dtype and (partial) shape."""
 
     alias: str
@@ -48,18 +48,18 @@ class TensorSpec:
 
 
 @dataclass(frozen=True)
-class SignatureSpec:
+class LoadedSignature:
     name: str
-    inputs: Mapping[str, TensorSpec]
-    outputs: Mapping[str, TensorSpec]
+    inputs: Mapping[str, LoadedTensor]
+    outputs: Mapping[str, LoadedTensor]
 
 
-def tensor_spec(alias: str, info: meta_graph_pb2.TensorInfo) -> TensorSpec:
+def loaded_tensor(alias: str, info: meta_graph_pb2.TensorInfo) -> LoadedTensor:
     dtype = tf.dtypes.as_dtype(info.dtype)
     shape: tuple[int | None, ...] | None = None
     if not info.tensor_shape.unknown_rank:
         shape = tuple(None if d.size < 0 else int(d.size) for d in info.tensor_shape.dim)
-    return TensorSpec(alias, np.dtype(dtype.as_numpy_dtype), dtype.name, shape)
+    return LoadedTensor(alias, np.dtype(dtype.as_numpy_dtype), dtype.name, shape)
 
 
 def session_config(options: SessionOptions) -> tf.compat.v1.ConfigProto:
@@ -95,11 +95,11 @@ class LoadedModel:
             for key, sig in meta_graph.signature_def.items()
             if all(info.dtype for info in (*sig.inputs.values(), *sig.outputs.values()))
         }
-        self.signatures: Mapping[str, SignatureSpec] = {
-            key: SignatureSpec(
+        self.signatures: Mapping[str, LoadedSignature] = {
+            key: LoadedSignature(
                 key,
-                {a: tensor_spec(a, i) for a, i in sig.inputs.items()},
-                {a: tensor_spec(a, i) for a, i in sig.outputs.items()},
+                {a: loaded_tensor(a, i) for a, i in sig.inputs.items()},
+                {a: loaded_tensor(a, i) for a, i in sig.outputs.items()},
             )
             for key, sig in runnable.items()
         }

@@ -17,7 +17,6 @@ from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from inception_svm_serving.admission import Admission
-from inception_svm_serving.config import ServerOptions, SslOptions
 from inception_svm_serving.data_plane import DataPlane
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.health import HealthState
@@ -28,6 +27,7 @@ from inception_svm_serving.model_manager import ModelManager
 from inception_svm_serving.rest import RestApi
 from inception_svm_serving.rest_http import RestServer
 from inception_svm_serving.runtime import encoded_image_sizes
+from inception_svm_serving.server_config import ServerOptions, SslOptions
 from inception_svm_serving.servicer import build_servicers
 
 _GRACE_S = 5.0

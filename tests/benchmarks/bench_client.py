@@ -17,7 +17,7 @@ import numpy as np
 
 from inception_svm_client import svm, wire
 from inception_svm_client.commands.loadtest import load_images
-from inception_svm_client.config import SignatureSpec
+from inception_svm_client.featurizer_config import ModelTarget
 from inception_svm_client.inputs import bundled_cars_dir
 from inception_svm_client.protos import messages
 
@@ -57,7 +57,7 @@ def measure(batch_size: int, repeats: int) -> dict[str, float]:
     response = messages.PredictResponse()
     response.outputs["logits"].CopyFrom(wire.numeric_tensor(logits))
     response_bytes = response.SerializeToString()
-    spec = SignatureSpec()
+    spec = ModelTarget()
     classifier = fitted_classifier(rng)
 
     build_s = best_of(repeats, lambda: wire.encode_predict_request(spec, images))

@@ -19,7 +19,7 @@ import numpy as np
 
 from inception_svm_client.inputs import images_in_directory
 from inception_svm_client.training import load_training_set
-from inception_svm_export.config import Precision
+from inception_svm_export.export_config import Precision
 
 BATCH_SIZES = (1, 8, 32)
 # serving_default is what clients call (encoded bytes → logits, preprocessing included);
@@ -54,7 +54,7 @@ def export_variants(
 ) -> dict[Variant, ExportedModel]:
     """Every variant exported from the same weights (random unless ``checkpoint``), as version
     1 of its own model base path so a server can load any of them."""
-    from inception_svm_export.config import ExportConfig
+    from inception_svm_export.export_config import ExportConfig
     from inception_svm_export.random_checkpoint import write_random_checkpoint
     from inception_svm_export.saved_model import export_saved_model
 

@@ -27,8 +27,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from inception_svm_client.commands.loadtest import load_images
 from inception_svm_client.inputs import bundled_cars_dir
 from inception_svm_client.loadtest.html_report import plotly_available, render_html
-from inception_svm_client.loadtest.report import format_table as format_sweep_table
-from inception_svm_client.loadtest.report import write_atomically
+from inception_svm_client.loadtest.result_formats import format_table as format_sweep_table
+from inception_svm_client.loadtest.result_formats import write_atomically
 from inception_svm_client.loadtest.stats import RunSummary
 from tests.benchmarks.bench_client import measure as measure_client_cost
 from tests.benchmarks.bench_decode import decode_rows, measure_decode_per_core

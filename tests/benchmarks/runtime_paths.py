@@ -27,7 +27,7 @@ BATCH_SIZES = (1, 8, 32)
 
 
 def _export(workdir: Path) -> Path:
-    from inception_svm_export.config import ExportConfig
+    from inception_svm_export.export_config import ExportConfig
     from inception_svm_export.random_checkpoint import write_random_checkpoint
     from inception_svm_export.saved_model import export_saved_model
 

@@ -12,14 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inception_svm_client.config import ChannelConfig
-from inception_svm_client.loadtest.config import (
+from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.loadtest.plan import (
     LevelRange,
     LoadTestConfig,
     LoadTestPlan,
     WindowPolicy,
 )
-from inception_svm_client.loadtest.report import format_table, report_dict
+from inception_svm_client.loadtest.result_formats import format_table, report_dict
 from inception_svm_client.loadtest.runner import run_load_test
 from inception_svm_client.loadtest.stats import RunSummary
 from inception_svm_client.loadtest.sweep import PlanResult, run_sweep

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from inception_svm_client import AsyncFeaturizer, FeatureResult, Featurizer
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError, SignatureMismatchError
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import ImageInput, bytes_inputs, path_inputs
 from inception_svm_client.svm import SvmClassifier
 from tests.client.official_stub_server import (
@@ -234,9 +234,9 @@ def test_svm_bound_client_pins_its_version_and_refuses_another(
         if model_name is not None:
             from dataclasses import replace
 
-            config = replace(config, signature=replace(config.signature, model_name=model_name))
+            config = replace(config, target=replace(config.target, model_name=model_name))
         async with svm.connect_async(ChannelConfig(stand_in.grpc_target), config) as featurizer:
-            assert featurizer.config.signature.version == svm.metadata.featurizer.model_version
+            assert featurizer.config.target.version == svm.metadata.featurizer.model_version
             return await collect(featurizer, path_inputs([str(CARS_DIR / "unlabeled")]))
 
     results = run(classify())

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from inception_svm_client.cli import main
-from inception_svm_client.config import ChannelConfig
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import ChannelConfig
 from inception_svm_client.inputs import path_inputs
 from inception_svm_client.svm import SvmClassifier
 from tests.harness import ServerHandle, free_port
@@ -239,7 +239,7 @@ from pathlib import Path
 def loaded(roots):
     return sorted(m for m in sys.modules if m.split(".")[0] in roots)
 
-from inception_svm_client.config import ChannelConfig
+from inception_svm_client.featurizer_config import ChannelConfig
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
 from inception_svm_client.svm import SvmClassifier
@@ -281,7 +281,7 @@ def test_python_api_checks_the_svm_against_the_served_model(
     classifier = SvmClassifier.load(str(trained_svm))  # str or Path
     photos = [str(p) for p in unlabeled(bundled_photos)[:2]]
     with classifier.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
-        assert featurizer.config.signature.version == 1  # pinned to the SVM's version
+        assert featurizer.config.target.version == 1  # pinned to the SVM's version
         results = list(featurizer.featurize(path_inputs(photos)))
     assert [r.model_version for r in results] == [1, 1]
     foreign = retagged_svm(

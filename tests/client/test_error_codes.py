@@ -6,9 +6,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from inception_svm_client.config import FeaturizerConfig, SignatureSpec
 from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
 from inception_svm_client.retry import should_retry, should_split
 from tests.client.official_stub_server import Script, scripted_server
 from tests.client.test_featurizer import GarbageChannel
@@ -46,16 +46,16 @@ def test_a_full_server_queue_is_retried_not_split() -> None:
 def test_an_unparseable_metadata_response_is_a_bad_response_like_predict() -> None:
     featurizer = Featurizer(GarbageChannel())  # type: ignore[arg-type]
     with pytest.raises(ClientError) as raised:
-        featurizer.signature()
+        featurizer.fetch_signature()
     assert raised.value.code == ErrorCode.BAD_RESPONSE, raised.value
     assert not isinstance(raised.value, SignatureMismatchError)
 
 
 def test_a_missing_signature_is_a_signature_mismatch() -> None:
-    config = FeaturizerConfig(signature=SignatureSpec(signature_name="no_such_signature"))
+    config = FeaturizerConfig(target=ModelTarget(signature_name="no_such_signature"))
     with (
         scripted_server(Script()) as target,
         grpc.insecure_channel(target) as channel,
         pytest.raises(SignatureMismatchError, match="no_such_signature"),
     ):
-        Featurizer(channel, config).signature()
+        Featurizer(channel, config).fetch_signature()

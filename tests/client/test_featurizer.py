@@ -11,9 +11,14 @@ import grpc
 import numpy as np
 import pytest
 
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy, TlsConfig
 from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import (
+    ChannelConfig,
+    FeaturizerConfig,
+    RetryPolicy,
+    TlsConfig,
+)
 from inception_svm_client.inputs import bytes_inputs
 from tests.client.official_stub_server import (
     REJECTED_PREFIX,
@@ -188,7 +193,7 @@ def test_mtls(tmp_path: Path) -> None:
             Featurizer.connect(ChannelConfig(target, tls=TlsConfig(pki.ca_cert)), tls_only) as f,
             pytest.raises(ClientError) as raised,
         ):
-            f.signature()
+            f.fetch_signature()
         assert raised.value.code == "UNAVAILABLE"
 
 

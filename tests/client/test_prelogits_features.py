@@ -9,8 +9,8 @@ import pytest
 
 from inception_svm_client import wire
 from inception_svm_client.cli import main
-from inception_svm_client.config import FeaturizerConfig, SignatureSpec
 from inception_svm_client.errors import ClientError
+from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
 from inception_svm_client.imagenet import imagenet_config
 from inception_svm_client.protos import messages
 from inception_svm_client.svm import SvmClassifier, SvmMetadata
@@ -90,14 +90,14 @@ def test_svm_metadata_without_features_means_logits_and_unknown_is_refused(
 @pytest.mark.parametrize(
     "spec, wanted",
     [
-        (SignatureSpec(signature_name="features", output_name="prelogits"), ["prelogits"]),
+        (ModelTarget(signature_name="features", output_name="prelogits"), ["prelogits"]),
         (
-            imagenet_config(FeaturizerConfig(), None).signature,
+            imagenet_config(FeaturizerConfig(), None).target,
             ["probabilities", "classes", "class_names", "checkpoint"],
         ),
     ],
 )
-def test_requests_name_only_the_outputs_they_use(spec: SignatureSpec, wanted: list[str]) -> None:
+def test_requests_name_only_the_outputs_they_use(spec: ModelTarget, wanted: list[str]) -> None:
     request = messages.PredictRequest.FromString(wire.encode_predict_request(spec, [b"x"]))
     assert list(request.output_filter) == wanted
     assert request.model_spec.signature_name == spec.signature_name

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from inception_svm_client import svm
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.training import (
     TrainingDataError,
     featurize_training_set,

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 
 from inception_svm_client import wire
-from inception_svm_client.config import SignatureSpec
+from inception_svm_client.featurizer_config import ModelTarget
 from inception_svm_client.protos import build, messages
 
 OUR_MESSAGES = [
@@ -85,7 +85,7 @@ def test_hand_encoded_request_equals_the_official_message(count: int, size: int)
     from tensorflow_serving.apis import predict_pb2
 
     images = [bytes([i % 251]) * (size + i) for i in range(count)]
-    spec = SignatureSpec(model_name="m", version=3)
+    spec = ModelTarget(model_name="m", version=3)
     expected = predict_pb2.PredictRequest(output_filter=["logits"])
     expected.model_spec.name = "m"
     expected.model_spec.signature_name = "serving_default"

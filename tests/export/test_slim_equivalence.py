@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from inception_svm_client.cli import main as cli_main
 from inception_svm_export.architecture import official_variables
-from inception_svm_export.config import ExportConfig
+from inception_svm_export.export_config import ExportConfig
 from inception_svm_export.preprocessing import preprocess_batch
 from inception_svm_export.saved_model import export_saved_model
 from tests.export.slim_reference import SlimReference, build_slim_reference

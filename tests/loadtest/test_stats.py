@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from inception_svm_client.loadtest.config import LevelRange
+from inception_svm_client.loadtest.plan import LevelRange
 from inception_svm_client.loadtest.stats import (
     RequestOutcome,
     RunSummary,

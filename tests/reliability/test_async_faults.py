@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from inception_svm_client import AsyncFeaturizer, FeatureResult
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import path_inputs
 from tests.paths import car_photos
 from tests.reliability.restartable import RestartableServer, restartable_server

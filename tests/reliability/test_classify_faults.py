@@ -22,9 +22,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from inception_svm_client.config import FeaturizerConfig, RetryPolicy, SignatureSpec
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget, RetryPolicy
 from tests.harness import MODEL_NAME, ServerHandle, running_server, subprocess_env
 from tests.paths import REPO_ROOT, car_photos
 from tests.reliability.classify_process import (
@@ -158,13 +158,13 @@ def _version_config(tmp_path: Path, base: Path) -> Path:
 
 def _wait_for_version(target: str, version: int, timeout_s: float = 120) -> None:
     config = FeaturizerConfig(
-        signature=SignatureSpec(version=version), retry=RetryPolicy(max_attempts=1)
+        target=ModelTarget(version=version), retry=RetryPolicy(max_attempts=1)
     )
     deadline = time.monotonic() + timeout_s
     while True:
         with grpc.insecure_channel(target) as channel:
             try:
-                Featurizer(channel, config).signature()
+                Featurizer(channel, config).fetch_signature()
                 return
             except ClientError:
                 if time.monotonic() > deadline:

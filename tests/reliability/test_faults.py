@@ -19,9 +19,9 @@ import grpc
 import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import path_inputs
 from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle
 from tests.paths import car_photos

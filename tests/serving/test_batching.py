@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from inception_svm_serving.batching import BatchScheduler
-from inception_svm_serving.config import BatchingOptions
 from inception_svm_serving.errors import InvalidArgument, Unavailable
+from inception_svm_serving.server_config import BatchingOptions
 
 
 class RecordingRunner:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_serving.config import (
+from inception_svm_serving.errors import ConfigError
+from inception_svm_serving.flags import add_server_flags, options_from_args
+from inception_svm_serving.launch import local_command, read_args_file
+from inception_svm_serving.server_config import (
     BatchingOptions,
     VersionPolicy,
     load_batching_parameters,
@@ -18,9 +21,6 @@ from inception_svm_serving.config import (
     load_ssl_config,
     parse_grpc_channel_arguments,
 )
-from inception_svm_serving.errors import ConfigError
-from inception_svm_serving.flags import add_server_flags, options_from_args
-from inception_svm_serving.launch import local_command, read_args_file
 from tests.harness import BATCHING_PARAMETERS, MONITORING_CONFIG, REPO_ROOT, SERVING_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -144,9 +144,9 @@ def test_ssl_config_parses_and_errors_never_quote_key_material(tmp_path: Path) -
 def test_serve_command_module_imports_no_tensorflow() -> None:
     """``inception-svm classify`` imports every command plugin; serve's must stay light."""
     probe = (
-        "import sys, inception_svm_serving.cli; "
+        "import sys, inception_svm_serving.serve_command; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('tensorflow', 'tensorflow_serving') or m == 'inception_svm_serving.config'))"
+        "('tensorflow', 'tensorflow_serving') or m == 'inception_svm_serving.server_config'))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True

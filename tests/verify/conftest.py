@@ -21,7 +21,7 @@ WRONG_MODELS = ("other_weights", "no_square_crop", "bf16")
 
 
 def _export(checkpoint: Path, base: Path, cache: Path, **overrides: object) -> Path:
-    from inception_svm_export.config import ExportConfig
+    from inception_svm_export.export_config import ExportConfig
     from inception_svm_export.saved_model import export_saved_model
 
     config = ExportConfig(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from inception_svm_client.classify_report import render_report
 from inception_svm_client.commands import (
     EXIT_BROKEN_PIPE,
     EXIT_OK,
@@ -22,9 +23,9 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError, ErrorCode
 from inception_svm_client.featurizer import FeatureResult
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
 from inception_svm_client.interrupts import StopRequest, stop_on_signals
 from inception_svm_client.progress import Progress
@@ -37,7 +38,6 @@ from inception_svm_client.records import (
     encode_path,
     recorded_paths,
 )
-from inception_svm_client.report import render_report
 from inception_svm_client.retry import INTERRUPTED
 from inception_svm_client.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
@@ -99,14 +99,14 @@ class ClassifyConfig:
                 f"the SVM was trained on {svm.features} features, not {self.features}: "
                 f"retrain with --features {self.features} or drop --features",
             )
-        spec = self.featurizer.signature
+        spec = self.featurizer.target
         signature_name = spec.signature_name if self.signature_given else None
         spec = dataclasses.replace(
             spec,
             signature_name=signature_name or svm.featurizer.signature_name,
             output_name=svm.features,
         )
-        return dataclasses.replace(self.featurizer, signature=spec)
+        return dataclasses.replace(self.featurizer, target=spec)
 
 
 def _load_training_report(path: Path | None) -> TrainingReport | None:
@@ -291,7 +291,7 @@ def _run(
                 config.channel, featurizer_config, lambda error: _report_outage(config, error)
             ) as featurizer,
         ):
-            served = featurizer.signature(stop.event)
+            served = featurizer.fetch_signature(stop.event)
             flag = classifier.metadata.featurizer.version_flag(served.model_version)
             if flag:
                 _log.warning("%s; records will be flagged", flag)

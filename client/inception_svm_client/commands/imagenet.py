@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.imagenet import (
     DEFAULT_TOP_K,
     ImagenetClient,

@@ -17,7 +17,8 @@ from inception_svm_client.commands import (
 )
 from inception_svm_client.errors import ClientError
 from inception_svm_client.inputs import bundled_cars_dir, images_in_directory
-from inception_svm_client.loadtest.config import (
+from inception_svm_client.loadtest.html_report import REPORT_EXTRA, plotly_available, render_html
+from inception_svm_client.loadtest.plan import (
     Gates,
     LevelRange,
     LoadTestConfig,
@@ -25,9 +26,8 @@ from inception_svm_client.loadtest.config import (
     Outputs,
     WindowPolicy,
 )
-from inception_svm_client.loadtest.html_report import REPORT_EXTRA, plotly_available, render_html
 from inception_svm_client.loadtest.progress import ProgressLine
-from inception_svm_client.loadtest.report import (
+from inception_svm_client.loadtest.result_formats import (
     csv_text,
     format_table,
     json_text,
@@ -122,7 +122,7 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
     base = LoadTestConfig(
         channel=options.channel_config(args),
         images=load_images(args.images),
-        signature=options.signature_spec(args),
+        target=options.model_target(args),
         batch_size=args.batch_size,
         concurrency=concurrency,
         connections=args.connections,

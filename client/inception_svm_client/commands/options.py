@@ -6,17 +6,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from inception_svm_client.config import (
+from inception_svm_client.contract import FEATURE_SIGNATURES
+from inception_svm_client.featurizer_config import (
     DEFAULT_FEATURES,
     DEFAULT_MAX_IMAGE_BYTES,
     MIB,
     ChannelConfig,
     FeaturizerConfig,
+    ModelTarget,
     RetryPolicy,
-    SignatureSpec,
     TlsConfig,
 )
-from inception_svm_client.contract import FEATURE_SIGNATURES
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,7 +34,7 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
         metavar="HOST:PORT",
         help="TF Serving gRPC address (dns:///host:port, round robin over all addresses)",
     )
-    server.add_argument("--model-name", default=SignatureSpec.model_name)
+    server.add_argument("--model-name", default=ModelTarget.model_name)
     server.add_argument(
         "--signature",
         default=None,
@@ -127,10 +127,10 @@ def add_features_argument(parser: argparse.ArgumentParser, default: str | None) 
     )
 
 
-def signature_spec(args: argparse.Namespace, features: str = DEFAULT_FEATURES) -> SignatureSpec:
+def model_target(args: argparse.Namespace, features: str = DEFAULT_FEATURES) -> ModelTarget:
     """``features`` names the output to request and, without --signature, the signature."""
     version = args.model_version
-    return SignatureSpec(
+    return ModelTarget(
         model_name=args.model_name,
         signature_name=args.signature or FEATURE_SIGNATURES[features],
         version=version if isinstance(version, int) else None,
@@ -144,7 +144,7 @@ def featurizer_config(
     args: argparse.Namespace, features: str = DEFAULT_FEATURES
 ) -> FeaturizerConfig:
     return FeaturizerConfig(
-        signature=signature_spec(args, features),
+        target=model_target(args, features),
         batch_size=args.batch_size,
         batch_timeout_ms=args.batch_timeout_ms,
         max_in_flight=args.max_in_flight,

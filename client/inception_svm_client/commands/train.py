@@ -16,9 +16,9 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
-from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
+from inception_svm_client.featurizer_config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
 from inception_svm_client.training import (
     TrainingDataError,
     describe_report,

@@ -16,9 +16,9 @@ from typing import TextIO
 
 from inception_svm_client.channel import create_channel
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
-from inception_svm_client.config import ChannelConfig, FeaturizerConfig, SignatureSpec
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, ModelTarget
 from inception_svm_client.golden import Golden, GoldenError, golden_path_in, read_golden
 from inception_svm_client.svm import SvmClassifier
 from inception_svm_client.verify import LATENCY_SAMPLES, Check, Verifier, VerifyAborted
@@ -35,7 +35,7 @@ class VerifyConfig:
     output_format: str
     latency_samples: int
     channel: ChannelConfig
-    signature: SignatureSpec  # model name/version from flags; tensors from the golden file
+    target: ModelTarget  # model name/version from flags; tensors from the golden file
     deadline_s: float
 
     @classmethod
@@ -50,21 +50,19 @@ class VerifyConfig:
             output_format=args.format,
             latency_samples=args.latency_samples,
             channel=options.channel_config(args),
-            signature=options.signature_spec(args),
+            target=options.model_target(args),
             deadline_s=args.deadline,
         )
 
 
 def _featurizer_config(config: VerifyConfig, golden: Golden) -> FeaturizerConfig:
-    if config.signature.signature_name != golden.signature_name:
+    if config.target.signature_name != golden.signature_name:
         raise ValueError(
-            f"--signature {config.signature.signature_name!r}: the golden outputs are of "
+            f"--signature {config.target.signature_name!r}: the golden outputs are of "
             f"signature {golden.signature_name!r}"
         )
-    signature = replace(
-        config.signature, input_name=golden.input_name, output_name=golden.output_name
-    )
-    return FeaturizerConfig(signature=signature, batch_size=1, deadline_s=config.deadline_s)
+    target = replace(config.target, input_name=golden.input_name, output_name=golden.output_name)
+    return FeaturizerConfig(target=target, batch_size=1, deadline_s=config.deadline_s)
 
 
 def verify(config: VerifyConfig, stdout: TextIO) -> int:

@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any
 
-from inception_svm_client.loadtest.report import field_at, format_table
+from inception_svm_client.loadtest.result_formats import field_at, format_table
 
 REPORT_EXTRA = "pip install 'inception-svm-client[report]'"
 

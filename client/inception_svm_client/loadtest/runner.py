@@ -22,10 +22,10 @@ import grpc
 
 from inception_svm_client import wire
 from inception_svm_client.channel import create_channel
-from inception_svm_client.config import FeaturizerConfig, RetryPolicy, SignatureSpec
 from inception_svm_client.errors import BAD_RESPONSE, ErrorCode, status_code
 from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.loadtest.config import LoadTestConfig
+from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget, RetryPolicy
+from inception_svm_client.loadtest.plan import LoadTestConfig
 from inception_svm_client.loadtest.stats import (
     OK_STATUS,
     RequestOutcome,
@@ -153,7 +153,7 @@ class Recorder:
 
 
 def encode_requests(
-    images: Sequence[bytes], batch_size: int, signature: SignatureSpec
+    images: Sequence[bytes], batch_size: int, signature: ModelTarget
 ) -> list[bytes]:
     """Enough distinct batches to send every image at least once, wrapping around.
 
@@ -186,12 +186,12 @@ def preflight(channel: grpc.Channel, config: LoadTestConfig) -> None:
     featurizer = Featurizer(
         channel,
         FeaturizerConfig(
-            signature=config.signature,
+            target=config.target,
             deadline_s=PREFLIGHT_DEADLINE_S,
             retry=RetryPolicy(max_attempts=1),
         ),
     )
-    featurizer.signature()
+    featurizer.fetch_signature()
 
 
 class LoadRunner:
@@ -200,7 +200,7 @@ class LoadRunner:
     def __init__(self, config: LoadTestConfig, channels: Sequence[grpc.Channel]) -> None:
         self.config = config
         self._predicts: list[Any] = [channel.unary_unary(PREDICT_METHOD) for channel in channels]
-        self._requests = encode_requests(config.images, config.batch_size, config.signature)
+        self._requests = encode_requests(config.images, config.batch_size, config.target)
         self._recorder = Recorder()
         self._admission: Admission  # made by run(): the run's clock starts there
         self._sends = SendCounters()
@@ -263,7 +263,7 @@ class LoadRunner:
     def _status_of(self, data: bytes) -> str:
         if not self.config.check_responses:
             return OK_STATUS
-        return response_status(data, self.config.batch_size, self.config.signature.output_name)
+        return response_status(data, self.config.batch_size, self.config.target.output_name)
 
     # -- closed loop -------------------------------------------------------------------
 

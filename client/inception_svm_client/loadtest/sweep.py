@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from inception_svm_client.loadtest.config import Gates, LoadTestConfig, LoadTestPlan
+from inception_svm_client.loadtest.plan import Gates, LoadTestConfig, LoadTestPlan
 from inception_svm_client.loadtest.runner import (
     LoadRunner,
     ProgressCallback,
@@ -112,7 +112,7 @@ def _ok_latencies(runner: LoadRunner, window: tuple[float, float] | None) -> tup
 
 def run_single(plan: LoadTestPlan, on_progress: ProgressCallback | None) -> tuple[StepResult, bool]:
     """The plan's one run (bounded by --requests/--duration); returns it and interrupted."""
-    reader = MetricsReader(plan.metrics_url, plan.base.signature.model_name)
+    reader = MetricsReader(plan.metrics_url, plan.base.target.model_name)
     config = plan.base
     with open_channels(config) as channels:
         before = reader.read()
@@ -213,7 +213,7 @@ class _StepController:
 
 def run_sweep(plan: LoadTestPlan, say: Say) -> PlanResult:
     """Every level in order until one fails a gate; Ctrl-C keeps the finished rows."""
-    reader = MetricsReader(plan.metrics_url, plan.base.signature.model_name)
+    reader = MetricsReader(plan.metrics_url, plan.base.target.model_name)
     steps: list[StepResult] = []
     interrupted = False
     with open_channels(plan.base) as channels:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from inception_svm_client.loadtest.config import LoadTestPlan
+from inception_svm_client.loadtest.plan import LoadTestPlan
 from inception_svm_client.loadtest.server_metrics import as_mapping
 from inception_svm_client.loadtest.stats import LatencySummary
 from inception_svm_client.loadtest.sweep import PlanResult, StepResult
@@ -74,8 +74,8 @@ def settings(plan: LoadTestPlan) -> dict[str, Any]:
     return {
         "target": config.channel.target,
         "tls": config.channel.tls is not None,
-        "model_name": config.signature.model_name,
-        "signature_name": config.signature.signature_name,
+        "model_name": config.target.model_name,
+        "signature_name": config.target.signature_name,
         "mode": config.mode,
         "connections": config.connections,
         "max_outstanding": config.max_outstanding if config.open_loop else None,

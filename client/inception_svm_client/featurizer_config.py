@@ -100,7 +100,7 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
-class SignatureSpec:
+class ModelTarget:
     """The served signature the client relies on: encoded images in, logits [-1, D] out."""
 
     model_name: str = MODEL_NAME
@@ -125,7 +125,7 @@ class SignatureSpec:
 class FeaturizerConfig:
     """Batching, concurrency and deadline settings of one Featurizer."""
 
-    signature: SignatureSpec = field(default_factory=SignatureSpec)
+    target: ModelTarget = field(default_factory=ModelTarget)
     batch_size: int = 32
     batch_timeout_ms: float = 50.0
     max_in_flight: int = 4

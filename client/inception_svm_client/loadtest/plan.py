@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from inception_svm_client.config import ChannelConfig, SignatureSpec
+from inception_svm_client.featurizer_config import ChannelConfig, ModelTarget
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class LoadTestConfig:
 
     channel: ChannelConfig
     images: tuple[bytes, ...] = field(repr=False)
-    signature: SignatureSpec = field(default_factory=SignatureSpec)
+    target: ModelTarget = field(default_factory=ModelTarget)
     batch_size: int = 1
     concurrency: int = 1
     connections: int = 1
