@@ -304,9 +304,18 @@ class SvmClassifier:
         return self.metadata.class_names
 
     def _run(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        batch = np.ascontiguousarray(features, dtype=np.float32).reshape(
-            -1, self.metadata.feature_dim
-        )
+        """One vector of ``feature_dim`` or rows of it; any other shape is refused rather
+        than reshaped, which would cut a wrong-length vector into rows of mixed inputs."""
+        batch = np.ascontiguousarray(features, dtype=np.float32)
+        dim = self.metadata.feature_dim
+        if batch.ndim == 1 and batch.shape[0] == dim:
+            batch = batch.reshape(1, dim)
+        if batch.ndim != 2 or batch.shape[1] != dim:
+            raise SignatureMismatchError(
+                f"features of shape {tuple(features.shape)} cannot feed this SVM: it takes "
+                f"{dim} {self.metadata.features} features, as one vector "
+                f"[{dim}] or rows [N, {dim}]"
+            )
         labels, scores = self._session.run(None, {self._input_name: batch})
         return np.asarray(labels), np.asarray(scores)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from inception_svm_client import svm
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.training import (
@@ -51,6 +51,23 @@ def test_onnx_decision_scores_equal_sklearn(classes: int) -> None:
     predictions = classifier.predict(features)
     assert [p.label for p in predictions] == list(model.predict(features))
     assert classifier.metadata.class_names == [f"class{k}" for k in range(classes)]
+
+
+def test_one_vector_is_one_row() -> None:
+    model, onnx_bytes, features = fitted_onnx(feature_dim=7, classes=2)
+    classifier = svm.SvmClassifier(onnx_bytes)
+    assert [p.label for p in classifier.predict(features[0])] == list(model.predict(features[:1]))
+
+
+@pytest.mark.parametrize("shape", [(14,), (10,), (3, 14), (2, 7, 1), ()])
+def test_features_of_the_wrong_length_are_refused_not_reshaped(shape: tuple[int, ...]) -> None:
+    _, onnx_bytes, _ = fitted_onnx(feature_dim=7, classes=2)
+    classifier = svm.SvmClassifier(onnx_bytes)
+    features = np.zeros(shape, dtype=np.float32)
+    with pytest.raises(SignatureMismatchError, match=r"takes 7 logits features"):
+        classifier.predict(features)
+    with pytest.raises(SignatureMismatchError, match=r"takes 7 logits features"):
+        classifier.decision_function(features)
 
 
 def test_leave_one_out_report_is_consistent() -> None:
