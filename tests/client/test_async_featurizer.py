@@ -45,7 +45,9 @@ async def collect(featurizer: AsyncFeaturizer, inputs: Any) -> list[FeatureResul
 
 async def featurize(target: str, data: list[bytes], **config: object) -> list[FeatureResult]:
     featurizer_config = FeaturizerConfig(retry=FAST_RETRY, **config)  # type: ignore[arg-type]
-    async with AsyncFeaturizer.connect(ChannelConfig(target), featurizer_config) as featurizer:
+    async with AsyncFeaturizer.connect(
+        ChannelConfig(target=target), featurizer_config
+    ) as featurizer:
         return await collect(featurizer, bytes_inputs(data))
 
 
@@ -71,7 +73,7 @@ def test_a_slow_async_stream_is_flushed_after_the_batch_timeout() -> None:
 
     async def stream(target: str) -> list[FeatureResult]:
         config = FeaturizerConfig(batch_size=100, batch_timeout_ms=20, retry=FAST_RETRY)
-        async with AsyncFeaturizer.connect(ChannelConfig(target), config) as featurizer:
+        async with AsyncFeaturizer.connect(ChannelConfig(target=target), config) as featurizer:
             return await collect(featurizer, slow_stream())
 
     with scripted_server(script) as target:
@@ -105,7 +107,7 @@ def test_exhausted_budget_gives_every_input_one_record_and_stops_sending() -> No
     config = FeaturizerConfig(retry=policy, batch_size=2, max_in_flight=2)
 
     async def stream(target: str) -> list[FeatureResult]:
-        async with AsyncFeaturizer.connect(ChannelConfig(target), config) as featurizer:
+        async with AsyncFeaturizer.connect(ChannelConfig(target=target), config) as featurizer:
             return await collect(featurizer, bytes_inputs(images(40)))
 
     with scripted_server(script) as target:
@@ -160,7 +162,7 @@ def test_an_unparseable_predict_response_is_a_bad_response() -> None:
 
 def test_feature_dimension_mismatch_names_both_sizes() -> None:
     async def stream(target: str) -> list[FeatureResult]:
-        channel = ChannelConfig(target)
+        channel = ChannelConfig(target=target)
         async with AsyncFeaturizer.connect(channel, expected_feature_dim=1001) as featurizer:
             return await collect(featurizer, bytes_inputs(images(1)))
 
@@ -188,7 +190,7 @@ def test_leaving_the_stream_early_cancels_the_batches_in_flight() -> None:
 
     async def first_then_leave(target: str) -> FeatureResult:
         config = FeaturizerConfig(batch_size=1, max_in_flight=3, retry=FAST_RETRY)
-        async with AsyncFeaturizer.connect(ChannelConfig(target), config) as featurizer:
+        async with AsyncFeaturizer.connect(ChannelConfig(target=target), config) as featurizer:
             results = featurizer.featurize(bytes_inputs(images(1000)))
             first = await anext(results)
             await results.aclose()
@@ -209,7 +211,7 @@ def test_same_features_as_the_sync_client_from_the_stand_in(stand_in: ServerHand
     features match the thread-based client's bit for bit."""
     paths = sorted(str(p) for p in (CARS_DIR / "unlabeled").iterdir())
     config = FeaturizerConfig(batch_size=4)
-    channel = ChannelConfig(stand_in.grpc_target)
+    channel = ChannelConfig(target=stand_in.grpc_target)
     with Featurizer.connect(channel, config) as featurizer:
         expected = list(featurizer.featurize(path_inputs(paths)))
 
@@ -235,7 +237,9 @@ def test_svm_bound_client_pins_its_version_and_refuses_another(
             from dataclasses import replace
 
             config = replace(config, target=replace(config.target, model_name=model_name))
-        async with svm.connect_async(ChannelConfig(stand_in.grpc_target), config) as featurizer:
+        async with svm.connect_async(
+            ChannelConfig(target=stand_in.grpc_target), config
+        ) as featurizer:
             assert featurizer.config.target.version == svm.metadata.featurizer.model_version
             return await collect(featurizer, path_inputs([str(CARS_DIR / "unlabeled")]))
 

@@ -36,7 +36,7 @@ def images(count: int) -> list[bytes]:
 
 def featurize(target: str, data: list[bytes], **config: object) -> list:
     featurizer_config = FeaturizerConfig(retry=FAST_RETRY, **config)  # type: ignore[arg-type]
-    with Featurizer.connect(ChannelConfig(target), featurizer_config) as featurizer:
+    with Featurizer.connect(ChannelConfig(target=target), featurizer_config) as featurizer:
         return list(featurizer.featurize(bytes_inputs(data)))
 
 
@@ -64,7 +64,7 @@ def test_a_slow_stream_is_flushed_after_the_batch_timeout() -> None:
         assert script.batch_sizes == [4]  # control: a ready list fills one batch
         script.batch_sizes.clear()
         config = FeaturizerConfig(batch_size=100, batch_timeout_ms=20, retry=FAST_RETRY)
-        with Featurizer.connect(ChannelConfig(target), config) as featurizer:
+        with Featurizer.connect(ChannelConfig(target=target), config) as featurizer:
             streamed = list(featurizer.featurize(bytes_inputs(slow_stream())))
     assert script.batch_sizes == [2, 2]
     assert [r.key for r in streamed] == [r.key for r in results]
@@ -95,7 +95,7 @@ def test_exhausted_budget_gives_every_input_one_record_and_stops_sending() -> No
     config = FeaturizerConfig(retry=policy, batch_size=2, max_in_flight=2)
     with (
         scripted_server(script) as target,
-        Featurizer.connect(ChannelConfig(target), config) as featurizer,
+        Featurizer.connect(ChannelConfig(target=target), config) as featurizer,
     ):
         results = list(featurizer.featurize(bytes_inputs(images(40))))
     assert [r.key for r in results] == [f"#{i}" for i in range(40)]
@@ -156,7 +156,7 @@ def test_an_unparseable_predict_response_is_a_bad_response() -> None:
 def test_feature_dimension_mismatch_names_both_sizes() -> None:
     with (
         scripted_server(Script(feature_dim=8)) as target,
-        Featurizer.connect(ChannelConfig(target), expected_feature_dim=1001) as featurizer,
+        Featurizer.connect(ChannelConfig(target=target), expected_feature_dim=1001) as featurizer,
         pytest.raises(SignatureMismatchError, match=r"8 features .* expects 1001"),
     ):
         list(featurizer.featurize(bytes_inputs(images(1))))
@@ -184,13 +184,17 @@ def test_mtls(tmp_path: Path) -> None:
     data = images(3)
     with scripted_server(Script(), server_credentials) as target:
         target = target.replace("127.0.0.1", "localhost")
-        mtls = TlsConfig(pki.ca_cert, pki.client_cert, pki.client_key)
-        with Featurizer.connect(ChannelConfig(target, tls=mtls)) as featurizer:
+        mtls = TlsConfig(
+            root_cert=pki.ca_cert, client_cert=pki.client_cert, client_key=pki.client_key
+        )
+        with Featurizer.connect(ChannelConfig(target=target, tls=mtls)) as featurizer:
             results = list(featurizer.featurize(bytes_inputs(data)))
         assert [r.features is not None for r in results] == [True] * 3
         tls_only = FeaturizerConfig(retry=RetryPolicy(max_attempts=1))
         with (
-            Featurizer.connect(ChannelConfig(target, tls=TlsConfig(pki.ca_cert)), tls_only) as f,
+            Featurizer.connect(
+                ChannelConfig(target=target, tls=TlsConfig(root_cert=pki.ca_cert)), tls_only
+            ) as f,
             pytest.raises(ClientError) as raised,
         ):
             f.fetch_signature()
@@ -199,7 +203,7 @@ def test_mtls(tmp_path: Path) -> None:
 
 def test_mtls_needs_both_certificate_and_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="both"):
-        TlsConfig(tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
+        TlsConfig(root_cert=tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
 
 
 def test_one_client_spreads_batches_over_every_address_with_round_robin() -> None:

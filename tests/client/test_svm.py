@@ -117,7 +117,7 @@ def test_unreadable_image_is_reported_before_contacting_the_server(tmp_path: Pat
     config = FeaturizerConfig(retry=RetryPolicy(max_attempts=1), deadline_s=1)
     # Nothing listens there: reaching the server would raise ClientError instead.
     with (
-        Featurizer.connect(ChannelConfig(f"127.0.0.1:{free_port()}"), config) as featurizer,
+        Featurizer.connect(ChannelConfig(target=f"127.0.0.1:{free_port()}"), config) as featurizer,
         pytest.raises(TrainingDataError, match=r"1\.jpg: empty file"),
     ):
         featurize_training_set(featurizer, training_set, max_image_bytes=1024)

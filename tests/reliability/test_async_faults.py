@@ -38,7 +38,9 @@ async def _restarted_mid_stream(
         server.start()
         server.wait_serving()
 
-    async with AsyncFeaturizer.connect(ChannelConfig(server.grpc_target), config) as featurizer:
+    async with AsyncFeaturizer.connect(
+        ChannelConfig(target=server.grpc_target), config
+    ) as featurizer:
         async for result in featurizer.featurize(path_inputs(keys)):
             results.append(result)
             if len(results) == STREAM_LENGTH // 5:
@@ -53,7 +55,9 @@ async def _never_back(server: RestartableServer, keys: list[str]) -> list[Featur
     policy = RetryPolicy(budget_s=NEVER_BACK_BUDGET_S)
     config = FeaturizerConfig(batch_size=8, max_in_flight=2, retry=policy)
     results: list[FeatureResult] = []
-    async with AsyncFeaturizer.connect(ChannelConfig(server.grpc_target), config) as featurizer:
+    async with AsyncFeaturizer.connect(
+        ChannelConfig(target=server.grpc_target), config
+    ) as featurizer:
         async for result in featurizer.featurize(path_inputs(keys)):
             results.append(result)
             if len(results) == 8:

@@ -45,7 +45,7 @@ from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClassifyConfig:
     sources: tuple[str, ...]
     svm_path: Path
@@ -368,7 +368,7 @@ class ClassifyCommand:
         try:
             config = ClassifyConfig.from_args(args)
         except ValueError as error:
-            _log.error("%s", error)
+            _log.error("%s", options.usage_message(error))
             return EXIT_USAGE
         return classify(config, sys.stdin, sys.stdout)
 

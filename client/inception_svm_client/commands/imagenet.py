@@ -26,7 +26,7 @@ from inception_svm_client.inputs import path_inputs
 from inception_svm_client.records import FORMATS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImagenetConfig:
     sources: tuple[str, ...]
     top_k: int
@@ -144,7 +144,7 @@ class ImagenetCommand:
         try:
             config = ImagenetConfig.from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {options.usage_message(error)}", file=sys.stderr)
             return EXIT_USAGE
         return imagenet(config, sys.stdin, sys.stdout)
 
