@@ -29,7 +29,7 @@ from inception_svm_client.resolver import Features
 from inception_svm_client.retry import RetryBudget
 
 if TYPE_CHECKING:
-    from inception_svm_client.svm import SvmMetadata
+    from inception_svm_client.svm_metadata import SvmMetadata
 
 # The model names a server is usually started with: ours and TF Serving's own default.
 USUAL_MODEL_NAMES = (MODEL_NAME, "default")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inception_svm_client import svm
+from inception_svm_client import svm, svm_metadata
 from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
@@ -28,10 +28,10 @@ def fitted_onnx(feature_dim: int, classes: int, seed: int = 0) -> tuple[Any, byt
     features = np.stack([centers[names.index(n)] + rng.normal(size=feature_dim) for n in labels])
     features = features.astype(np.float32)
     model, report = svm.train(features, labels)
-    metadata = svm.SvmMetadata(
+    metadata = svm_metadata.SvmMetadata(
         class_names=report.class_names,
         feature_dim=feature_dim,
-        featurizer=svm.FeaturizerInfo("inception_v1", 1, "serving_default"),
+        featurizer=svm_metadata.FeaturizerInfo("inception_v1", 1, "serving_default"),
         training_set_size=len(labels),
         trained_at="2024-01-01T00:00:00+00:00",
         sklearn_version="test",
@@ -79,7 +79,7 @@ def test_leave_one_out_report_is_consistent() -> None:
     assert report.confusion_matrix is not None and report.loo_accuracy is not None
     correct = report.confusion_matrix[0][0] + report.confusion_matrix[1][1]
     assert report.loo_accuracy == pytest.approx(correct / 8)
-    assert svm.TrainingReport.from_json(report.to_json()) == report
+    assert svm_metadata.TrainingReport.from_json(report.to_json()) == report
 
 
 def test_not_an_onnx_file_is_a_client_error(tmp_path: Path) -> None:

@@ -40,7 +40,8 @@ from inception_svm_client.records import (
 )
 from inception_svm_client.retry import INTERRUPTED
 from inception_svm_client.sharding import Shard, resolve_shard, shard_output
-from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
+from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 
