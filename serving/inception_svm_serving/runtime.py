@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_serving.errors import Internal, InvalidArgument
@@ -86,8 +86,10 @@ class LoadedModel:
         self._session = tf.compat.v1.Session(graph=self._graph, config=config)
         with self._graph.as_default():
             meta_graph = tf.compat.v1.saved_model.loader.load(self._session, [SERVE_TAG], str(path))
-        self.signature_def_map = get_model_metadata_pb2.SignatureDefMap()
-        self.signature_def_map.signature_def.MergeFrom(meta_graph.signature_def)
+        # The MetaGraph's own descriptions, shared with every metadata request: never modify.
+        self.signature_defs: Mapping[str, meta_graph_pb2.SignatureDef] = dict(
+            meta_graph.signature_def
+        )
         # Only signatures with typed tensors can run: TF2 exports also list
         # __saved_model_init_op (DT_INVALID outputs), which metadata shows but Predict cannot.
         runnable = {
