@@ -23,6 +23,7 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
+from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.errors import ClientError, ErrorCode
 from inception_svm_client.featurizer import FeatureResult
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
@@ -39,7 +40,6 @@ from inception_svm_client.records import (
     recorded_paths,
 )
 from inception_svm_client.retry import INTERRUPTED
-from inception_svm_client.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.svm import SvmClassifier
 from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
 
