@@ -53,6 +53,7 @@ client-size:
 lint: install
 	$(VENV)/bin/ruff check export serving client tests
 	$(VENV)/bin/ruff format --check export serving client tests
+	$(VENV)/bin/lint-imports
 
 typecheck: install
 	$(VENV)/bin/mypy export/inception_svm_export serving/inception_svm_serving client/inception_svm_client
@@ -70,7 +71,7 @@ serve: install
 	    --model_base_path=$(abspath $(MODEL_DIR))
 
 demo: install
-	$(PY) -m inception_svm_client.demo --weights=$(WEIGHTS) --checkpoint=$(CHECKPOINT) \
+	$(VENV)/bin/inception-svm demo --weights=$(WEIGHTS) --checkpoint=$(CHECKPOINT) \
 	    --model-dir=$(MODEL_DIR)
 
 bench: install
@@ -80,4 +81,4 @@ k8s-validate: install
 	$(PY) -m pytest -q tests/k8s
 
 clean:
-	rm -rf build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,8 +1,10 @@
 """``inception-svm``: the one place where command-line flags are parsed.
 
 Subcommands come from the ``inception_svm.commands`` entry-point group, so a thin-client
-install offers train/classify/loadtest and the full install adds export/serve; in a thin
-install those two still exist, to say which distribution provides them.
+install offers train/classify/loadtest/imagenet/verify and the full install adds
+export/serve/demo; in a thin install those three still exist, to say which distribution
+provides them. The host imports nothing of the full distribution: the dependencies run from
+it to this package, never back (``[tool.importlinter]`` in the root pyproject.toml).
 Exit codes: 0 success, 1 partial failure (some inputs failed), 2 usage/connection error,
 130/143 interrupted by SIGINT/SIGTERM, 141 stdout closed by its reader.
 
@@ -42,6 +44,7 @@ ENVIRONMENT: Mapping[str, str] = {
 FULL_DISTRIBUTION_COMMANDS = {
     "export": "export the Inception v1 checkpoint as a TF Serving SavedModel",
     "serve": "serve a SavedModel with TF Serving's gRPC/REST API (stand-in)",
+    "demo": "end to end: export, serve, train on the bundled cars, classify",
 }
 FULL_DISTRIBUTION = "inception-svm"
 OWN_LOGGERS = ("inception_svm_client", "inception_svm_export", "inception_svm_serving")

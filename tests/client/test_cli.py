@@ -120,7 +120,7 @@ def test_missing_server_says_flag_or_environment(
     assert "usage: inception-svm classify" in err and "--server" in err
 
 
-def test_thin_install_names_the_package_for_serve_and_export(
+def test_thin_install_names_the_package_for_serve_export_and_demo(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What a ``pip install ./client`` sees: only the client's own entry points."""
@@ -129,7 +129,7 @@ def test_thin_install_names_the_package_for_serve_and_export(
         for name in ("classify", "loadtest", "train")
     ]
     monkeypatch.setattr(cli, "entry_points", lambda group: client_only)
-    for argv in (["serve", "--port", "8500"], ["export", "--model-dir", "m"]):
+    for argv in (["serve", "--port", "8500"], ["export", "--model-dir", "m"], ["demo"]):
         code, _, err = run_main(capsys, *argv)
         assert code == 2
         assert f"inception-svm {argv[0]}: error: `inception-svm {argv[0]}` needs" in err

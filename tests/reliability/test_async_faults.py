@@ -15,8 +15,8 @@ from pathlib import Path
 from inception_svm_client import AsyncFeaturizer, FeatureResult
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import path_inputs
+from tests.harness import ServerHandle, restartable_server
 from tests.paths import car_photos
-from tests.reliability.restartable import RestartableServer, restartable_server
 from tests.reliability.stream import audit, make_stream
 
 STREAM_LENGTH = 96
@@ -24,7 +24,7 @@ NEVER_BACK_BUDGET_S = 3.0
 
 
 async def _restarted_mid_stream(
-    server: RestartableServer, keys: list[str]
+    server: ServerHandle, keys: list[str]
 ) -> tuple[list[FeatureResult], int]:
     """Stream with the DEFAULT retry policy; the kill and the restart happen on the loop's
     worker threads while the stream keeps being consumed."""
@@ -36,7 +36,7 @@ async def _restarted_mid_stream(
     def kill_and_restart() -> None:
         server.kill()
         server.start()
-        server.wait_serving()
+        server.wait_ready()
 
     async with AsyncFeaturizer.connect(
         ChannelConfig(target=server.grpc_target), config
@@ -51,7 +51,7 @@ async def _restarted_mid_stream(
     return results, results_at_kill
 
 
-async def _never_back(server: RestartableServer, keys: list[str]) -> list[FeatureResult]:
+async def _never_back(server: ServerHandle, keys: list[str]) -> list[FeatureResult]:
     policy = RetryPolicy(budget_s=NEVER_BACK_BUDGET_S)
     config = FeaturizerConfig(batch_size=8, max_in_flight=2, retry=policy)
     results: list[FeatureResult] = []
@@ -72,7 +72,7 @@ def test_restart_mid_stream_loses_nothing_and_a_server_never_back_ends_in_the_bu
     keys = [str(p) for p in paths]
     with restartable_server(model_base_path) as server:
         server.start()
-        server.wait_serving()
+        server.wait_ready()
         results, results_at_kill = asyncio.run(_restarted_mid_stream(server, keys))
         assert server.starts == 2
         outcome = audit(keys, results)

@@ -25,7 +25,13 @@ import pytest
 from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget, RetryPolicy
-from tests.harness import MODEL_NAME, ServerHandle, running_server, subprocess_env
+from tests.harness import (
+    MODEL_NAME,
+    ServerHandle,
+    restartable_server,
+    running_server,
+    subprocess_env,
+)
 from tests.paths import REPO_ROOT, car_photos
 from tests.reliability.classify_process import (
     ClassifyProcess,
@@ -33,7 +39,6 @@ from tests.reliability.classify_process import (
     read_records,
     report,
 )
-from tests.reliability.restartable import RestartableServer, restartable_server
 from tests.reliability.stream import make_stream
 
 STREAM = 48
@@ -44,17 +49,17 @@ FREEZE_S = 20
 
 
 @pytest.fixture(scope="module")
-def restartable(model_base_path: Path) -> Iterator[RestartableServer]:
+def restartable(model_base_path: Path) -> Iterator[ServerHandle]:
     with restartable_server(model_base_path) as server:
         server.start()
-        server.wait_serving()
+        server.wait_ready()
         yield server
 
 
-def ensure_serving(server: RestartableServer) -> None:
+def ensure_serving(server: ServerHandle) -> None:
     if server.process is None or server.process.poll() is not None:
         server.start()
-    server.wait_serving()
+    server.wait_ready()
 
 
 def stream_of(tmp_path: Path, count: int = STREAM) -> tuple[Path, list[str]]:
@@ -77,7 +82,7 @@ def start_classify(
 
 
 def test_sigkill_and_slow_restart_loses_nothing(
-    restartable: RestartableServer, trained_svm: Path, tmp_path: Path
+    restartable: ServerHandle, trained_svm: Path, tmp_path: Path
 ) -> None:
     ensure_serving(restartable)
     source, keys = stream_of(tmp_path)
@@ -96,7 +101,7 @@ def test_sigkill_and_slow_restart_loses_nothing(
 
 
 def test_server_frozen_for_20_s_loses_nothing(
-    restartable: RestartableServer, trained_svm: Path, tmp_path: Path
+    restartable: ServerHandle, trained_svm: Path, tmp_path: Path
 ) -> None:
     ensure_serving(restartable)
     assert restartable.process is not None
@@ -117,7 +122,7 @@ def test_server_frozen_for_20_s_loses_nothing(
 
 
 def test_server_never_back_every_input_gets_one_record_within_the_budget(
-    restartable: RestartableServer, trained_svm: Path, tmp_path: Path
+    restartable: ServerHandle, trained_svm: Path, tmp_path: Path
 ) -> None:
     budget_s = 5  # explicit only here: the default (120 s) would just make the test slow
     ensure_serving(restartable)

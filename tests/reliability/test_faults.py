@@ -23,10 +23,9 @@ from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer import FeatureResult, Featurizer
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import path_inputs
-from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle
+from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle, restartable_server
 from tests.paths import car_photos
 from tests.reliability.proxy import TcpProxy
-from tests.reliability.restartable import restartable_server
 from tests.reliability.stream import audit, make_stream
 
 STREAM_LENGTH = 500
@@ -52,14 +51,14 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
     results: list[FeatureResult] = []
     with restartable_server(model_base_path, PRODUCTION_BATCHING_FLAGS) as server:
         server.start()
-        server.wait_serving()
+        server.wait_ready()
 
         def restart() -> None:
             server.kill()
             killed_at = time.monotonic()
             recovery["results_at_kill"] = len(results)
             server.start()
-            server.wait_serving()
+            server.wait_ready()
             recovery["restart_s"] = time.monotonic() - killed_at
 
         restarter = threading.Thread(target=restart)

@@ -39,15 +39,18 @@ CHANNEL_ARGUMENTS = (
 REBALANCE_BOUND_S = MAX_AGE_MS / 1000 * 1.1 + 4
 STREAM_CAPACITY = 3000
 IMAGE_INTERVAL_S = 0.05  # paced so the stream outlasts the second server's start-up
-_OK_COUNT = re.compile(
-    rf'^:tensorflow:serving:request_count\{{model_name="{MODEL_NAME}",status="OK"\}} (\S+)$',
+# Predict calls only, from the latency histogram's API label: request_count also counts
+# the GetModelStatus calls of the harness's readiness check and the client's metadata lookup.
+_PREDICT_COUNT = re.compile(
+    rf'^:tensorflow:serving:request_latency_count\{{model_name="{MODEL_NAME}",'
+    r'API="Predict",entrypoint="GRPC"\} (\S+)$',
     re.MULTILINE,
 )
 
 
 def _predicts_served(server: ServerHandle) -> int:
-    """Successful requests to the model (Predict calls; metadata lookups are not counted)."""
-    return sum(int(float(value)) for value in _OK_COUNT.findall(server.metrics_text()))
+    """Predict calls handled (readiness checks and metadata lookups are not counted)."""
+    return sum(int(float(value)) for value in _PREDICT_COUNT.findall(server.metrics_text()))
 
 
 def _paced(paths: list[Path], stop: threading.Event, sent: list[str]) -> Iterator[str]:

@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from inception_svm_client.featurizer_config import TlsConfig
 from inception_svm_client.svm import sha256_file
 from tests.harness import ServerHandle, running_server
 from tests.local_http import serve_directory
@@ -144,7 +145,11 @@ def test_mtls_refuses_clients_without_a_valid_certificate(
 ) -> None:
     config = tmp_path / "ssl.config"
     config.write_text(ssl_config_text(pki, client_verify=True))
-    with running_server(model_base_path, extra_flags=(f"--ssl_config_file={config}",)) as server:
+    client = TlsConfig(
+        root_cert=pki.ca_cert, client_cert=pki.client_cert, client_key=pki.client_key
+    )
+    flags = (f"--ssl_config_file={config}",)
+    with running_server(model_base_path, extra_flags=flags, tls=client) as server:
         target = server.grpc_target
         assert _secure_predict(target, pki, cert=pki.client_cert, key=pki.client_key) == (
             grpc.StatusCode.OK

@@ -32,7 +32,6 @@ from PIL import Image
 from tests.harness import (
     ServerHandle,
     free_port,
-    log_tail,
     running_server,
     server_command,
     subprocess_env,
@@ -394,23 +393,18 @@ def test_unloadable_or_deleted_versions_do_not_block_a_rollout(
 
 def test_missing_base_path_is_named_in_the_log(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-model"
-    port = free_port()
-    log_path = tmp_path / "server.log"
-    command = server_command(port, free_port(), missing, None, ())
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=subprocess_env(), cwd=REPO_ROOT
-        )
+    command = server_command(free_port(), free_port(), missing, None, ())
+    server = ServerHandle(command, log_path=tmp_path / "server.log", env=subprocess_env())
+    server.start()
     try:
         deadline = time.monotonic() + 90
-        while "model_base_path_unusable" not in log_tail(log_path):
-            assert process.poll() is None, log_tail(log_path)
-            assert time.monotonic() < deadline, log_tail(log_path)
+        while "model_base_path_unusable" not in server.log_tail():
+            assert server.running, server.log_tail()
+            assert time.monotonic() < deadline, server.log_tail()
             time.sleep(0.2)
-        assert str(missing) in log_tail(log_path)
+        assert str(missing) in server.log_tail()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        server.stop()
 
 
 @pytest.mark.parametrize(
