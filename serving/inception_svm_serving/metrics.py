@@ -191,8 +191,11 @@ class ServerMetrics:
     def record_request(
         self, model_name: str, api: str, entrypoint: str, status: str, seconds: float
     ) -> None:
+        """Like TF Serving (``prediction_service_impl.cc``, ``http_server.cc``): every request
+        counts by status, its latency is observed only when it succeeded."""
         self.request_count.inc(model_name, status)
-        self.request_latency.observe(seconds * 1e6, model_name, api, entrypoint)
+        if status == "OK":
+            self.request_latency.observe(seconds * 1e6, model_name, api, entrypoint)
 
     def observe_load(self, model_path: Path, seconds: float | None) -> None:
         """``seconds`` None: the attempt failed."""

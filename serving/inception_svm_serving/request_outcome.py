@@ -26,16 +26,20 @@ def request_succeeded(
 
 def request_failed(
     raw: BaseException,
-    metrics: ServerMetrics,
+    metrics: ServerMetrics | None,
     model: str,
     api: str,
     entrypoint: str,
     started: float,
 ) -> ServingError:
-    """The failure as the status the caller gets, counted under that status, plus a log line
-    for INTERNAL, whose cause is a server bug rather than the request."""
+    """The failure as the status the caller gets, counted under that status (``metrics`` None:
+    an API TF Serving does not count), plus a log line for INTERNAL, whose cause is a server
+    bug rather than the request."""
     error = as_serving_error(raw)
-    metrics.record_request(model, api, entrypoint, error.code.name, time.perf_counter() - started)
+    if metrics is not None:
+        metrics.record_request(
+            model, api, entrypoint, error.code.name, time.perf_counter() - started
+        )
     if error.code is Code.INTERNAL:
         log_event("request_failed", api=api, model=model, error=error.message)
     return error

@@ -51,9 +51,13 @@ def tensor_to_array(name: str, tensor: Any) -> np.ndarray:
         raise InvalidArgument(f"input '{name}': malformed TensorProto: {error}") from error
 
 
-def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
+def rpc(
+    api: str, metrics: ServerMetrics, *, counted: bool = True
+) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
     """The one gRPC boundary: ServingError -> status, anything else -> INTERNAL, and the
-    request metrics recorded once (request_outcome.py), like TF Serving's service impl."""
+    request metrics recorded once (request_outcome.py). ``counted`` False: TF Serving's gRPC
+    service records request metrics for Predict, Classify and Regress only (not metadata,
+    MultiInference or the ModelService), so readiness probes do not inflate them."""
 
     def decorate(handler: Handler[Any, Any]) -> Handler[Any, Any]:
         @functools.wraps(handler)
@@ -64,9 +68,12 @@ def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handl
             try:
                 response = handler(self, request, context)
             except Exception as raw:
-                error = request_failed(raw, metrics, model, api, "GRPC", started)
+                error = request_failed(
+                    raw, metrics if counted else None, model, api, "GRPC", started
+                )
                 context.abort(error.code.grpc_code, error.message)
-            request_succeeded(metrics, model, api, "GRPC", started)
+            if counted:
+                request_succeeded(metrics, model, api, "GRPC", started)
             return response
 
         return wrapper
@@ -102,7 +109,7 @@ def build_servicers(
                 )
             return response
 
-        @rpc("GetModelMetadata", metrics)
+        @rpc("GetModelMetadata", metrics, counted=False)
         def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
             validate_metadata_fields(list(request.metadata_field))
             return metadata_response(plane.metadata(model_ref(request.model_spec)))
@@ -115,16 +122,16 @@ def build_servicers(
         def Regress(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("Regress is not supported: the model has predict signatures")
 
-        @rpc("MultiInference", metrics)
+        @rpc("MultiInference", metrics, counted=False)
         def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("MultiInference is not supported")
 
     class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-        @rpc("GetModelStatus", metrics)
+        @rpc("GetModelStatus", metrics, counted=False)
         def GetModelStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
             return status_response(plane.status(model_ref(request.model_spec)))
 
-        @rpc("HandleReloadConfigRequest", metrics)
+        @rpc("HandleReloadConfigRequest", metrics, counted=False)
         def HandleReloadConfigRequest(self, request: Any, context: grpc.ServicerContext) -> Any:
             raise Unimplemented("config reload: restart the server with the new config file")
 

@@ -9,6 +9,12 @@ import urllib.error
 import urllib.request
 
 import grpc
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    prediction_service_pb2_grpc,
+)
 
 from inception_svm_client.contract import MODEL_NAME
 from inception_svm_serving.metrics import Histogram
@@ -52,8 +58,9 @@ def _counts(metrics_text: str) -> dict[str, float]:
 def test_failed_requests_are_counted_once_by_status_at_each_edge(
     batching_server: ServerHandle, channel: grpc.Channel
 ) -> None:
-    """TF Serving counts request_count by status and request_latency by API and entrypoint
-    in its gRPC and REST handlers; one bad Predict by each protocol moves each series by one."""
+    """TF Serving counts request_count by status in its gRPC and REST handlers and observes
+    request_latency only for requests that succeeded: one bad Predict by each protocol moves
+    the INVALID_ARGUMENT count by two and no latency series."""
     before = _counts(batching_server.metrics_text())
     bad_grpc = predict(channel, predict_request(string_tensor([b"x"]), input_name="no_such"))
     assert bad_grpc.code is grpc.StatusCode.INVALID_ARGUMENT, bad_grpc
@@ -67,6 +74,38 @@ def test_failed_requests_are_counted_once_by_status_at_each_edge(
     after = _counts(batching_server.metrics_text())
     assert {key: after[key] - before[key] for key in after} == {
         "INVALID_ARGUMENT": 2,
-        "GRPC": 1,
-        "REST": 1,
+        "GRPC": 0,
+        "REST": 0,
     }
+
+
+def test_only_inference_requests_count_like_tf_serving(
+    batching_server: ServerHandle, channel: grpc.Channel, jpeg_images: list[bytes]
+) -> None:
+    """TF Serving's gRPC service counts Predict/Classify/Regress, not GetModelStatus or
+    GetModelMetadata: readiness probes and the client's metadata check must not move
+    request_count, while one good Predict moves it and its latency series by one each."""
+    ok = f':tensorflow:serving:request_count{{model_name="{MODEL_NAME}",status="OK"}}'
+    latency = (
+        f':tensorflow:serving:request_latency_count{{model_name="{MODEL_NAME}",'
+        'API="Predict",entrypoint="GRPC"}'
+    )
+    status_request = get_model_status_pb2.GetModelStatusRequest()
+    status_request.model_spec.name = MODEL_NAME
+    metadata_request = get_model_metadata_pb2.GetModelMetadataRequest(
+        metadata_field=["signature_def"]
+    )
+    metadata_request.model_spec.name = MODEL_NAME
+    before = batching_server.metrics_text()
+    for _ in range(3):
+        model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(status_request, timeout=60)
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).GetModelMetadata(
+            metadata_request, timeout=60
+        )
+    middle = batching_server.metrics_text()
+    assert _sample(middle, ok) == _sample(before, ok)
+    answer = predict(channel, predict_request(string_tensor(jpeg_images[:1])))
+    assert answer.code is grpc.StatusCode.OK, answer
+    after = batching_server.metrics_text()
+    assert _sample(after, ok) - _sample(middle, ok) == 1
+    assert _sample(after, latency) - _sample(middle, latency) == 1
