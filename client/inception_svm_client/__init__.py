@@ -29,7 +29,7 @@ _PUBLIC = {
     "ClassifyRecord": "records",
     "Prediction": "svm",
     "SvmClassifier": "svm",
-    "SvmMetadata": "svm",
+    "SvmMetadata": "svm_metadata",
 }
 __all__ = [
     "AsyncFeaturizer",
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
     )
     from inception_svm_client.inputs import path_inputs
     from inception_svm_client.records import ClassifyRecord
-    from inception_svm_client.svm import Prediction, SvmClassifier, SvmMetadata
+    from inception_svm_client.svm import Prediction, SvmClassifier
+    from inception_svm_client.svm_metadata import SvmMetadata
 
 
 def __getattr__(name: str) -> Any:

@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from inception_svm_client.batching import BatchAssembler, Failure, Item
 
 T = TypeVar("T")
 _TICK_S = 0.05
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
-@dataclass(frozen=True)
-class _Item(Generic[T]):
-    value: T
 
 
 async def _values(inputs: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, None]:
@@ -39,11 +30,11 @@ async def _values(inputs: Iterable[T] | AsyncIterable[T]) -> AsyncGenerator[T, N
             yield step.value
 
 
-def _step(iterator: Iterator[T]) -> _Item[T] | None:
+def _step(iterator: Iterator[T]) -> Item[T] | None:
     """``next`` that ends with None rather than StopIteration (which cannot cross into a
     coroutine)."""
     for value in iterator:
-        return _Item(value)
+        return Item(value)
     return None
 
 
@@ -57,40 +48,33 @@ async def async_batches(
     generator (or cancelling its consumer) stops reading; items read but not yet batched
     are dropped: they were never sent."""
     loop = asyncio.get_running_loop()
-    items: asyncio.Queue[_Item[T] | _Failure | None] = asyncio.Queue(maxsize=4 * batch_size)
+    items: asyncio.Queue[Item[T] | Failure | None] = asyncio.Queue(maxsize=4 * batch_size)
 
     async def produce() -> None:
         try:
             async for value in _values(inputs):
-                await items.put(_Item(value))
+                await items.put(Item(value))
             await items.put(None)
         except Exception as error:  # re-raised in the consumer
-            await items.put(_Failure(error))
+            await items.put(Failure(error))
 
     reader = asyncio.create_task(produce(), name="featurize-reader")
-    batch: list[T] = []
-    batch_deadline = 0.0
+    assembler: BatchAssembler[T] = BatchAssembler(batch_size, batch_timeout_ms / 1000)
     try:
         while True:
-            wait = min(max(0.0, batch_deadline - loop.time()), _TICK_S) if batch else _TICK_S
             try:
-                item = await asyncio.wait_for(items.get(), wait)
+                item = await asyncio.wait_for(items.get(), assembler.wait_s(loop.time(), _TICK_S))
             except TimeoutError:
-                if not batch or loop.time() >= batch_deadline:
-                    yield batch
-                    batch = []
+                if (due := assembler.due(loop.time())) is not None:
+                    yield due
                 continue
             if item is None:
-                if batch:
-                    yield batch
+                if rest := assembler.flush():
+                    yield rest
                 return
-            if isinstance(item, _Failure):
+            if isinstance(item, Failure):
                 raise item.error
-            batch.append(item.value)
-            if len(batch) == 1:
-                batch_deadline = loop.time() + batch_timeout_ms / 1000
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
+            if (full := assembler.add(item.value, loop.time())) is not None:
+                yield full
     finally:
         reader.cancel()

@@ -25,12 +25,11 @@ import grpc
 from inception_svm_client import wire
 from inception_svm_client.async_batcher import async_batches
 from inception_svm_client.channel import create_aio_channel
-from inception_svm_client.errors import ClientError, from_rpc_error
+from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
 from inception_svm_client.inputs import ImageInput
 from inception_svm_client.model_checks import (
     BatchResponse,
     ModelClientBase,
-    checked_features,
     hint_probes,
     not_found_hint,
     served_signature,
@@ -92,7 +91,7 @@ class AsyncFeaturizer(ModelClientBase):
                 self.config.deadline_s,
             )
         except ClientError as error:
-            if error.code == "NOT_FOUND":
+            if error.code == ErrorCode.NOT_FOUND:
                 hint = await self._not_found_hint()
                 raise ClientError(error.code, error.details + hint) from None
             raise
@@ -107,9 +106,6 @@ class AsyncFeaturizer(ModelClientBase):
                 continue
             served.append(name)
         return not_found_hint(self.config.target, served, self.svm is not None)
-
-    def _budget(self) -> RetryBudget:
-        return RetryBudget(self.config.retry, on_outage=self.on_outage)
 
     # -- one call ----------------------------------------------------------------------
 
@@ -148,9 +144,6 @@ class AsyncFeaturizer(ModelClientBase):
             self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
         )
 
-    def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
-        return wire.decode_predict(data, self.config.target.output_name, batch_size)
-
     async def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
         """``predict`` retried within a budget of its own (one batch, not a stream)."""
         return await call_with_retry_async(
@@ -158,10 +151,6 @@ class AsyncFeaturizer(ModelClientBase):
             RetryBudget(self.config.retry),
             self.config.deadline_s,
         )
-
-    def checked(self, response: BatchResponse) -> Features:
-        """See ``model_checks.checked_features``."""
-        return checked_features(response, self.config.target, self._expected_feature_dim)
 
     # -- streaming ---------------------------------------------------------------------
 

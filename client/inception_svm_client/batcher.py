@@ -11,8 +11,9 @@ import queue
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from inception_svm_client.batching import BatchAssembler, Failure, Item
 
 T = TypeVar("T")
 _POLL_S = 0.05
@@ -20,16 +21,6 @@ _POLL_S = 0.05
 
 class _End:
     pass
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
-
-
-@dataclass(frozen=True)
-class _Item(Generic[T]):
-    value: T
 
 
 def batches(
@@ -47,9 +38,9 @@ def batches(
     """
     stop = stop or threading.Event()
     finished = threading.Event()
-    items: queue.Queue[_Item[T] | _End | _Failure] = queue.Queue(maxsize=4 * batch_size)
+    items: queue.Queue[Item[T] | _End | Failure] = queue.Queue(maxsize=4 * batch_size)
 
-    def put(item: _Item[T] | _End | _Failure) -> bool:
+    def put(item: Item[T] | _End | Failure) -> bool:
         while not (stop.is_set() or finished.is_set()):
             try:
                 items.put(item, timeout=_POLL_S)
@@ -61,36 +52,29 @@ def batches(
     def produce() -> None:
         try:
             for value in inputs:
-                if not put(_Item(value)):
+                if not put(Item(value)):
                     return
             put(_End())
         except BaseException as error:  # re-raised in the consuming thread
-            put(_Failure(error))
+            put(Failure(error))
 
     threading.Thread(target=produce, name="featurize-reader", daemon=True).start()
-    batch: list[T] = []
-    batch_deadline = 0.0
+    assembler: BatchAssembler[T] = BatchAssembler(batch_size, batch_timeout_ms / 1000)
     try:
         while not stop.is_set():
-            wait = max(0.0, batch_deadline - time.monotonic()) if batch else _POLL_S
             try:
-                item = items.get(timeout=min(wait, _POLL_S) if batch else wait)
+                item = items.get(timeout=assembler.wait_s(time.monotonic(), _POLL_S))
             except queue.Empty:
-                if not batch or time.monotonic() >= batch_deadline:
-                    yield batch
-                    batch = []
+                if (due := assembler.due(time.monotonic())) is not None:
+                    yield due
                 continue
             if isinstance(item, _End):
-                if batch:
-                    yield batch
+                if rest := assembler.flush():
+                    yield rest
                 return
-            if isinstance(item, _Failure):
+            if isinstance(item, Failure):
                 raise item.error
-            batch.append(item.value)
-            if len(batch) == 1:
-                batch_deadline = time.monotonic() + batch_timeout_ms / 1000
-            if len(batch) >= batch_size:
-                yield batch
-                batch = []
+            if (full := assembler.add(item.value, time.monotonic())) is not None:
+                yield full
     finally:
         finished.set()

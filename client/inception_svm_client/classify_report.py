@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from inception_svm_client.imagenet import is_official
 from inception_svm_client.records import ClassifyRecord, encode_path
 from inception_svm_client.report_chart import score_histogram_svg
-from inception_svm_client.svm import SvmMetadata, TrainingReport
+from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
 from inception_svm_client.thumbnails import INSTALL_HINT, pillow, thumbnail_data_uri
 
 _log = logging.getLogger(__name__)

@@ -80,7 +80,7 @@ def ensure_saved_model(weights: str, checkpoint: str, model_dir: Path, work_dir:
 def wait_until_ready(process: subprocess.Popen[bytes], target: str, log: Path) -> None:
     config = FeaturizerConfig(deadline_s=5, retry=RetryPolicy(max_attempts=1))
     deadline = time.monotonic() + READY_TIMEOUT_S
-    with Featurizer.connect(ChannelConfig(target), config) as featurizer:
+    with Featurizer.connect(ChannelConfig(target=target), config) as featurizer:
         while True:
             if process.poll() is not None:
                 raise DemoError(f"the server exited with code {process.returncode}; see {log}")

@@ -32,7 +32,6 @@ from inception_svm_client.model_checks import (
     BatchResponse,
     ModelClientBase,
     check_signature,
-    checked_features,
     hint_probes,
     not_found_hint,
     pinned_config,
@@ -137,9 +136,6 @@ class Featurizer(ModelClientBase):
             served.append(name)
         return not_found_hint(self.config.target, served, self.svm is not None)
 
-    def _budget(self) -> RetryBudget:
-        return RetryBudget(self.config.retry, on_outage=self.on_outage)
-
     # -- one call ----------------------------------------------------------------------
 
     def _call(
@@ -192,11 +188,6 @@ class Featurizer(ModelClientBase):
             self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
         )
 
-    def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
-        """One row per image from a Predict response; a subclass may return richer rows
-        (``ImagenetClient``) and still reuse batching, retries and bisection."""
-        return wire.decode_predict(data, self.config.target.output_name, batch_size)
-
     def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
         """``predict`` retried within a budget of its own (one batch, not a stream)."""
         return call_with_retry(
@@ -205,10 +196,6 @@ class Featurizer(ModelClientBase):
             self.config.deadline_s,
             threading.Event(),
         )
-
-    def checked(self, response: BatchResponse) -> Features:
-        """See ``model_checks.checked_features``."""
-        return checked_features(response, self.config.target, self._expected_feature_dim)
 
     # -- streaming ---------------------------------------------------------------------
 

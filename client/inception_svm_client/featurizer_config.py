@@ -15,6 +15,7 @@ from inception_svm_client.contract import (
     MODEL_NAME,
     SERVING_SIGNATURE,
 )
+from inception_svm_client.setting_error import SettingError
 
 MIB = 1024 * 1024
 # TF Serving's own default gRPC limit is far above gRPC's 4 MiB; 64 MiB fits a batch of
@@ -27,7 +28,7 @@ DEFAULT_MAX_IMAGE_BYTES = 32 * MIB
 DEFAULT_FEATURES = LOGITS_OUTPUT
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TlsConfig:
     """Server-authenticated TLS, plus mTLS when a client certificate and key are given."""
 
@@ -38,10 +39,10 @@ class TlsConfig:
 
     def __post_init__(self) -> None:
         if (self.client_cert is None) != (self.client_key is None):
-            raise ValueError("mTLS needs both a client certificate and a client key")
+            raise SettingError("mTLS needs both {client_cert} and {client_key}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChannelConfig:
     """How to reach TF Serving.
 
@@ -77,7 +78,7 @@ class ChannelConfig:
 DEFAULT_RETRY_BUDGET_S = 120.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
     """Retries bounded by time: exponential backoff with full jitter (sleep uniform in
     [0, min(cap, base * 2**n))) until ``budget_s`` of continuous failure has passed.
@@ -94,12 +95,14 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts is not None and self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+            raise SettingError(
+                "{max_attempts} must be at least 1, got {got}", got=self.max_attempts
+            )
         if self.budget_s < 0:
-            raise ValueError("the retry budget must be >= 0 seconds")
+            raise SettingError("{budget_s} must be >= 0 seconds, got {got}", got=self.budget_s)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelTarget:
     """The served signature the client relies on: encoded images in, logits [-1, D] out."""
 
@@ -118,10 +121,10 @@ class ModelTarget:
     def __post_init__(self) -> None:
         chosen = [self.version is not None, self.version_label is not None, self.latest]
         if sum(chosen) > 1:
-            raise ValueError("give one of a model version, a version label or 'latest'")
+            raise SettingError("give one of {version}, {version_label} or {latest}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FeaturizerConfig:
     """Batching, concurrency and deadline settings of one Featurizer."""
 
@@ -134,8 +137,14 @@ class FeaturizerConfig:
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise SettingError("{batch_size} must be at least 1, got {got}", got=self.batch_size)
         if self.max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1")
-        if self.deadline_s <= 0 or self.batch_timeout_ms < 0:
-            raise ValueError("deadline_s must be positive and batch_timeout_ms non-negative")
+            raise SettingError(
+                "{max_in_flight} must be at least 1, got {got}", got=self.max_in_flight
+            )
+        if self.deadline_s <= 0:
+            raise SettingError("{deadline_s} must be positive, got {got}", got=self.deadline_s)
+        if self.batch_timeout_ms < 0:
+            raise SettingError(
+                "{batch_timeout_ms} must not be negative, got {got}", got=self.batch_timeout_ms
+            )

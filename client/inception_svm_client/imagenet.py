@@ -22,7 +22,7 @@ from inception_svm_client.contract import (
     IMAGENET_SIGNATURE,
     PROBABILITIES_OUTPUT,
 )
-from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
+from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import FeaturizerConfig
 from inception_svm_client.inputs import bundled_cat_photo
@@ -160,14 +160,6 @@ def to_record(path: str, row: Any, top_k: int) -> ImagenetRecord:
         )
     )
     return ImagenetRecord(path, classes, _text(row[CHECKPOINT_OUTPUT]))
-
-
-def check_top_k(top_k: int, available: int) -> None:
-    if not 1 <= top_k <= available:
-        raise ClientError(
-            ErrorCode.INVALID_CONFIG,
-            f"--top must be between 1 and {available} (what the model returns)",
-        )
 
 
 def _text(value: bytes | str) -> str:

@@ -26,9 +26,10 @@ from inception_svm_client.errors import (
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, ModelTarget
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 from inception_svm_client.resolver import Features
+from inception_svm_client.retry import RetryBudget
 
 if TYPE_CHECKING:
-    from inception_svm_client.svm import SvmMetadata
+    from inception_svm_client.svm_metadata import SvmMetadata
 
 # The model names a server is usually started with: ours and TF Serving's own default.
 USUAL_MODEL_NAMES = (MODEL_NAME, "default")
@@ -258,3 +259,16 @@ class ModelClientBase:
             owns_channel=True,
             on_outage=on_outage,
         )
+
+    def decode_output(self, data: bytes, batch_size: int) -> wire.PredictOutput:
+        """One row per image from a Predict response; a subclass may return richer rows
+        (``ImagenetClient``) and still reuse batching, retries and bisection."""
+        return wire.decode_predict(data, self.config.target.output_name, batch_size)
+
+    def checked(self, response: BatchResponse) -> Features:
+        """See ``checked_features``."""
+        return checked_features(response, self.config.target, self._expected_feature_dim)
+
+    def _budget(self) -> RetryBudget:
+        """One retry clock for a whole stream (see ``RetryPolicy``)."""
+        return RetryBudget(self.config.retry, on_outage=self.on_outage)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_svm_client import svm
+from inception_svm_client import svm, svm_metadata
 from inception_svm_client.featurizer import FeatureResult, Featurizer
 from inception_svm_client.imagenet import served_weights
 from inception_svm_client.inputs import labeled_folders, read_image
@@ -32,8 +32,8 @@ class TrainingSet:
 @dataclass(frozen=True)
 class TrainedSvm:
     onnx_bytes: bytes
-    metadata: svm.SvmMetadata
-    report: svm.TrainingReport
+    metadata: svm_metadata.SvmMetadata
+    report: svm_metadata.TrainingReport
 
 
 def load_training_set(data_dir: Path) -> TrainingSet:
@@ -75,10 +75,10 @@ def train_svm(
 
     model, report = svm.train(features, training_set.labels, c)
     signature = featurizer.fetch_signature()
-    metadata = svm.SvmMetadata(
+    metadata = svm_metadata.SvmMetadata(
         class_names=report.class_names,
         feature_dim=int(features.shape[1]),
-        featurizer=svm.FeaturizerInfo(
+        featurizer=svm_metadata.FeaturizerInfo(
             model_name=signature.model_name or featurizer.config.target.model_name,
             model_version=signature.model_version,
             signature_name=signature.signature_name,
@@ -93,7 +93,7 @@ def train_svm(
     return TrainedSvm(svm.export_onnx(model, metadata), metadata, report)
 
 
-def describe_report(report: svm.TrainingReport) -> str:
+def describe_report(report: svm_metadata.TrainingReport) -> str:
     counts = ", ".join(
         f"{name}={count}"
         for name, count in zip(report.class_names, report.samples_per_class, strict=True)

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from inception_svm_client.setting_error import worded
 from inception_svm_export.export_config import (
     DEFAULT_CACHE_DIR,
     OFFICIAL_CHECKPOINT_URL,
@@ -20,6 +21,9 @@ from inception_svm_export.export_config import (
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+# ExportConfig's fields and the flags that set them: the config words its errors with field
+# names, users of this command read its flags.
+FLAG_FOR_FIELD = {"version": "--version", "sha256": "--sha256", "precision": "--precision"}
 
 
 class ExportCommand:
@@ -85,7 +89,7 @@ class ExportCommand:
                 warmup_batching_parameters=args.warmup_batching_parameters,
             )
         except ValueError as error:
-            print(f"inception-svm export: {error}", file=sys.stderr)
+            print(f"inception-svm export: {worded(error, FLAG_FOR_FIELD)}", file=sys.stderr)
             return EXIT_USAGE
         return export(config)
 

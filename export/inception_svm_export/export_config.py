@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
+from inception_svm_client.setting_error import SettingError
+
 OFFICIAL_CHECKPOINT_URL = "https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz"
 DEFAULT_CACHE_DIR = Path("~/.cache/inception-svm").expanduser()
 
@@ -16,7 +18,7 @@ Precision = Literal["fp32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "bf16")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ExportConfig:
     """Everything one export needs."""
 
@@ -34,10 +36,12 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         if self.version is not None and self.version < 1:
-            raise ValueError(f"--version must be a positive integer, got {self.version}")
+            raise SettingError("{version} must be a positive integer, got {got}", got=self.version)
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
-            raise ValueError(f"--sha256 must be 64 hex digits, got {self.sha256!r}")
+            raise SettingError("{sha256} must be 64 hex digits, got {got!r}", got=self.sha256)
         if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"unsupported precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}"
+            raise SettingError(
+                "unsupported {precision} {got!r}; expected one of {choices}",
+                got=self.precision,
+                choices=", ".join(PRECISIONS),
             )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from inception_svm_export.architecture import IMAGE_SIZE
+from inception_svm_serving.image_headers import header_dimensions, is_jpeg
 
 # 8192² ≈ 67 MP: larger than any camera photo worth classifying at 224², while a decoded
 # RGB image this size (~200 MB) still fits comfortably in a serving container.
@@ -29,11 +30,6 @@ CENTRAL_FRACTION = 0.875
 # Recorded in the golden outputs: change it whenever the steps below change what a given
 # image becomes, so that a server running older preprocessing is told apart.
 PREPROCESSING_VERSION = "decode-rgb/middle-square/slim-eval-0.875/resize-bilinear-tf1-224/v1"
-
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-_GIF_MAGIC = b"GIF"
-_BMP_MAGIC = b"BM"
 
 
 def preprocess_batch(
@@ -90,7 +86,7 @@ def preprocess_image_crop_decode(data: tf.Tensor, index: tf.Tensor) -> tf.Tensor
         return inception_eval_preprocessing(crop_middle_square(_decode_any(data)))
 
     with tf.control_dependencies([_within_pixel_limit(data, index, (width, height))]):
-        return tf.cond(_is_jpeg(data), jpeg_window, other_format)
+        return tf.cond(is_jpeg(data), jpeg_window, other_format)
 
 
 # JPEG sampling factors go up to 4, so an iMCU is at most 32 pixels wide or high.
@@ -119,7 +115,7 @@ def preprocess_image_dct_scaled(
         return lambda: tf.io.decode_jpeg(data, channels=3, ratio=ratio)
 
     branches = [
-        (tf.logical_and(_is_jpeg(data), side >= ratio * min_side), decode_scaled(ratio))
+        (tf.logical_and(is_jpeg(data), side >= ratio * min_side), decode_scaled(ratio))
         for ratio in DCT_RATIOS
     ]
     with tf.control_dependencies([_within_pixel_limit(data, index, (width, height))]):
@@ -190,47 +186,3 @@ def resize_to_network_input(image: tf.Tensor) -> tf.Tensor:
         half_pixel_centers=False,
     )[0]
     return (image - 0.5) * 2.0
-
-
-def header_dimensions(data: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """(width, height) as int64 from the file header, (0, 0) when the format is unknown.
-
-    Unknown or truncated headers are left for the decoder to reject with its own message.
-    """
-    length = tf.strings.length(data)
-
-    def has_magic(magic: bytes, min_length: int) -> tf.Tensor:
-        return _has_magic(data, magic, min_length, length)
-
-    def read_ints(pos: int, dtype: tf.DType, little_endian: bool) -> tf.Tensor:
-        raw = tf.io.decode_raw(tf.strings.substr(data, pos, 2 * dtype.size), dtype, little_endian)
-        return tf.abs(tf.cast(raw, tf.int64))
-
-    def jpeg() -> tf.Tensor:
-        height_width = tf.cast(tf.image.extract_jpeg_shape(data)[:2], tf.int64)
-        return tf.reverse(height_width, [0])
-
-    dims = tf.case(
-        [
-            (_is_jpeg(data), jpeg),
-            (has_magic(_PNG_MAGIC, 24), lambda: read_ints(16, tf.int32, False)),  # IHDR
-            (has_magic(_GIF_MAGIC, 10), lambda: read_ints(6, tf.uint16, True)),  # screen
-            (has_magic(_BMP_MAGIC, 26), lambda: read_ints(18, tf.int32, True)),  # DIB header
-        ],
-        default=lambda: tf.zeros([2], tf.int64),
-        exclusive=False,
-    )
-    return dims[0], dims[1]
-
-
-def _has_magic(
-    data: tf.Tensor, magic: bytes, min_length: int, length: tf.Tensor | None = None
-) -> tf.Tensor:
-    length = tf.strings.length(data) if length is None else length
-    return tf.logical_and(
-        length >= min_length, tf.equal(tf.strings.substr(data, 0, len(magic)), magic)
-    )
-
-
-def _is_jpeg(data: tf.Tensor) -> tf.Tensor:
-    return _has_magic(data, _JPEG_MAGIC, 3)

@@ -1,21 +1,27 @@
 """Predict / metadata / status on numpy and plain Python: what both gRPC and REST call.
 
+Calls flow one way, protocol -> data plane -> model manager / runtime: nothing here knows
+protobuf requests, JSON or HTTP, and nothing here calls back into the protocol layer. A
+protocol whose body can only be decoded against the signature (REST's JSON) opens a
+``predict_call``, which pins the version, and decodes against its ``signature``.
+
 Inputs are validated against the signature here, before anything reaches TensorFlow or a
 batch queue, so a bad request fails alone with an INVALID_ARGUMENT that names the input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tensorflow_serving.apis import get_model_metadata_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
 from inception_svm_serving.admission import Admission
 from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
-from inception_svm_serving.model_manager import ModelManager, VersionStatus
+from inception_svm_serving.model_manager import ModelManager, Servable, VersionStatus
 from inception_svm_serving.runtime import LoadedSignature, LoadedTensor
 
 
@@ -45,7 +51,7 @@ class PredictResult:
 class Metadata:
     model_name: str
     version: int
-    signature_def: get_model_metadata_pb2.SignatureDefMap  # shared: never modify
+    signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]  # the SavedModel's; never modify
 
 
 def _signature(signatures: Mapping[str, LoadedSignature], name: str) -> LoadedSignature:
@@ -96,43 +102,78 @@ def validate_inputs(signature: LoadedSignature, inputs: Mapping[str, np.ndarray]
         _check_input(signature.inputs[alias], array)
 
 
+class PredictCall:
+    """One Predict pinned to one servable version, from the moment the protocol layer needs
+    the signature (REST decodes its JSON body against it) until the outputs are computed.
+
+    Holding the version for the whole call is what makes a version swap safe: a body is
+    never decoded against one version's signature and run on another. Made only by
+    ``DataPlane.predict_call``; unusable once its ``with`` block has ended.
+    """
+
+    def __init__(
+        self, model_name: str, servable: Servable, signature: LoadedSignature, admission: Admission
+    ) -> None:
+        self.signature = signature
+        self._model_name = model_name
+        self._servable = servable
+        self._admission = admission
+        self._open = True
+
+    def predict(
+        self, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
+    ) -> PredictResult:
+        if not self._open:
+            raise RuntimeError("PredictCall.predict after its predict_call block ended")
+        signature = self.signature
+        validate_inputs(signature, inputs)
+        unknown = [o for o in output_filter if o not in signature.outputs]
+        if unknown:
+            raise InvalidArgument(
+                f"output tensor alias not found in signature: {', '.join(unknown)}"
+            )
+        with self._admission.admit(inputs):
+            try:
+                outputs = self._servable.execute(signature.name, inputs)
+            except InvalidArgument as error:
+                names = "', '".join(signature.inputs)
+                raise InvalidArgument(f"input '{names}': {error.message}") from error
+        if output_filter:
+            wanted = set(output_filter)
+            outputs = {k: v for k, v in outputs.items() if k in wanted}
+        return PredictResult(self._model_name, self._servable.version, signature.name, outputs)
+
+    def close(self) -> None:
+        self._open = False
+
+
 class DataPlane:
     def __init__(self, manager: ModelManager, admission: Admission) -> None:
         self._manager = manager
         self._admission = admission
 
-    def predict(
-        self,
-        ref: ModelRef,
-        inputs_for: Callable[[LoadedSignature], Mapping[str, np.ndarray]],
-        output_filter: Sequence[str] = (),
-    ) -> PredictResult:
-        """``inputs_for`` builds the request's inputs from the signature they will run on, so a
-        version swap can never parse a request against one version and run it on another."""
+    @contextlib.contextmanager
+    def predict_call(self, ref: ModelRef) -> Iterator[PredictCall]:
+        """Resolve ``ref`` once and hold that version until the block ends: decode the request
+        against ``call.signature``, then ``call.predict(inputs)``."""
         with self._manager.acquire(ref.name, ref.version, ref.label) as servable:
             signature = _signature(servable.model.signatures, ref.signature_name)
-            inputs = inputs_for(signature)
-            validate_inputs(signature, inputs)
-            unknown = [o for o in output_filter if o not in signature.outputs]
-            if unknown:
-                raise InvalidArgument(
-                    f"output tensor alias not found in signature: {', '.join(unknown)}"
-                )
-            with self._admission.admit(inputs):
-                try:
-                    outputs = servable.execute(signature.name, inputs)
-                except InvalidArgument as error:
-                    names = "', '".join(signature.inputs)
-                    raise InvalidArgument(f"input '{names}': {error.message}") from error
-            version = servable.version
-        if output_filter:
-            wanted = set(output_filter)
-            outputs = {k: v for k, v in outputs.items() if k in wanted}
-        return PredictResult(ref.name, version, signature.name, outputs)
+            call = PredictCall(ref.name, servable, signature, self._admission)
+            try:
+                yield call
+            finally:
+                call.close()
+
+    def predict(
+        self, ref: ModelRef, inputs: Mapping[str, np.ndarray], output_filter: Sequence[str] = ()
+    ) -> PredictResult:
+        """For requests whose inputs decode without the signature (gRPC's TensorProtos)."""
+        with self.predict_call(ref) as call:
+            return call.predict(inputs, output_filter)
 
     def metadata(self, ref: ModelRef) -> Metadata:
         with self._manager.acquire(ref.name, ref.version, ref.label) as servable:
-            return Metadata(ref.name, servable.version, servable.model.signature_def_map)
+            return Metadata(ref.name, servable.version, servable.model.signature_defs)
 
     def status(self, ref: ModelRef) -> list[VersionStatus]:
         if ref.label is not None:

@@ -1,19 +1,17 @@
-"""The one exception tree of the server, and the one place it becomes a wire status.
+"""The one exception tree of the server, and the one mapping of its codes to wire statuses.
 
-Every layer below the protocol raises these; the gRPC interceptor-style decorator and the REST
-handler convert them exactly once, so gRPC and REST always agree on the status of a failure.
+Every layer below the protocol raises these; the gRPC wrapper (servicer.py) and the REST
+handler (rest.py) convert them exactly once, so gRPC and REST always agree on the status of a
+failure. This module only describes failures: the request metrics are recorded at those two
+boundaries (request_outcome.py).
 """
 
 from __future__ import annotations
 
 import enum
-import json
 from http import HTTPStatus
 
 import grpc
-
-from inception_svm_serving.logs import log_event
-from inception_svm_serving.metrics import ServerMetrics
 
 
 class Code(enum.Enum):
@@ -81,29 +79,3 @@ def as_serving_error(error: BaseException) -> ServingError:
     if isinstance(error, ServingError):
         return error
     return Internal(f"{type(error).__name__}: {error}")
-
-
-def request_failed(
-    raw: BaseException,
-    metrics: ServerMetrics,
-    model: str,
-    api: str,
-    entrypoint: str,
-    seconds: float,
-) -> ServingError:
-    """The error boundary of both protocols: the status, the request metrics, and a log line
-    for INTERNAL, whose cause is a server bug rather than the request."""
-    error = as_serving_error(raw)
-    metrics.record_request(model, api, entrypoint, error.code.name, seconds)
-    if error.code is Code.INTERNAL:
-        log_event("request_failed", api=api, model=model, error=error.message)
-    return error
-
-
-def rest_error_body(error: ServingError) -> bytes:
-    return error_json(error.message)
-
-
-def error_json(message: str) -> bytes:
-    """TF Serving's REST error shape: ``{"error": "<message>"}``."""
-    return json.dumps({"error": message}).encode("utf-8")

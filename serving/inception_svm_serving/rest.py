@@ -13,16 +13,15 @@ import re
 import time
 from typing import Any
 
-import numpy as np
 from google.protobuf import json_format
 
 from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import InvalidArgument, NotFound, request_failed, rest_error_body
+from inception_svm_serving.errors import InvalidArgument, NotFound
 from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
-from inception_svm_serving.rest_json import parse_predict_body, predict_response
-from inception_svm_serving.runtime import LoadedSignature
+from inception_svm_serving.model_service_responses import signature_def_map, status_response
+from inception_svm_serving.request_outcome import request_failed, request_succeeded
+from inception_svm_serving.rest_json import error_json, parse_predict_body, predict_response
 from inception_svm_serving.server_config import MonitoringOptions
-from inception_svm_serving.servicer import status_response
 
 _ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
@@ -100,10 +99,9 @@ class RestApi:
             ref = ModelRef(name, version, match.group("label"))
             payload = self._dispatch(method, api, ref, body)
         except Exception as raw:
-            elapsed = time.perf_counter() - started
-            error = request_failed(raw, self._metrics, name, api, "REST", elapsed)
-            return int(error.code.http_status), "application/json", rest_error_body(error)
-        self._metrics.record_request(name, api, "REST", "OK", time.perf_counter() - started)
+            error = request_failed(raw, self._metrics, name, api, "REST", started)
+            return int(error.code.http_status), "application/json", error_json(error.message)
+        request_succeeded(self._metrics, name, api, "REST", started)
         return 200, "application/json", json.dumps(payload).encode("utf-8")
 
     def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes) -> Any:
@@ -117,19 +115,14 @@ class RestApi:
                     "signature_name": "",
                     "version": str(metadata.version),
                 },
-                "metadata": {"signature_def": _json_proto(metadata.signature_def)},
+                "metadata": {"signature_def": _json_proto(signature_def_map(metadata))},
             }
         if api == "Predict" and method == "POST":
             request = parse_json(body)
             if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
                 ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
-            row_format = False
-
-            def inputs_for(signature: LoadedSignature) -> dict[str, np.ndarray]:
-                nonlocal row_format
-                inputs, row_format = parse_predict_body(request, signature)
-                return inputs
-
-            result = self._plane.predict(ref, inputs_for)
+            with self._plane.predict_call(ref) as call:  # decode and run on one version
+                inputs, row_format = parse_predict_body(request, call.signature)
+                result = call.predict(inputs)
             return predict_response(result.outputs, row_format)
         raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")

@@ -25,8 +25,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from inception_svm_serving.errors import error_json
 from inception_svm_serving.logs import log_event
+from inception_svm_serving.rest_json import error_json
 from inception_svm_serving.server_config import DEFAULT_MAX_MESSAGE_BYTES
 
 MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_BYTES  # the same cap as a gRPC message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,3 +118,8 @@ def predict_response(outputs: Mapping[str, np.ndarray], row_format: bool) -> dic
     per_output = {k: _jsonable(k, v) for k, v in outputs.items()}
     rows = len(next(iter(per_output.values())))
     return {"predictions": [{k: v[i] for k, v in per_output.items()} for i in range(rows)]}
+
+
+def error_json(message: str) -> bytes:
+    """TF Serving's REST error shape: ``{"error": "<message>"}``."""
+    return json.dumps({"error": message}).encode("utf-8")

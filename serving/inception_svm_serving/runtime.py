@@ -1,5 +1,6 @@
-"""The only module that runs TensorFlow: load one SavedModel version, run its signatures
-the way tensorflow_model_server does, on a TF1 session over the bundle.
+"""The only module that runs a SavedModel: load one version, run its signatures the way
+tensorflow_model_server does, on a TF1 session over the bundle (image_headers.py runs the
+header parser the graph shares with admission control, nothing else).
 
 TF Serving loads the ``serve`` MetaGraph into a ``Session`` (``saved_model_bundle_factory``
 → ``LoadSavedModel``) and answers Predict with ``Session::Run``, feeding and fetching the
@@ -26,10 +27,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
-from tensorflow_serving.apis import get_model_metadata_pb2, prediction_log_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
-from inception_svm_export.preprocessing import header_dimensions
 from inception_svm_serving.errors import Internal, InvalidArgument
 from inception_svm_serving.server_config import SessionOptions
 
@@ -86,8 +86,10 @@ class LoadedModel:
         self._session = tf.compat.v1.Session(graph=self._graph, config=config)
         with self._graph.as_default():
             meta_graph = tf.compat.v1.saved_model.loader.load(self._session, [SERVE_TAG], str(path))
-        self.signature_def_map = get_model_metadata_pb2.SignatureDefMap()
-        self.signature_def_map.signature_def.MergeFrom(meta_graph.signature_def)
+        # The MetaGraph's own descriptions, shared with every metadata request: never modify.
+        self.signature_defs: Mapping[str, meta_graph_pb2.SignatureDef] = dict(
+            meta_graph.signature_def
+        )
         # Only signatures with typed tensors can run: TF2 exports also list
         # __saved_model_init_op (DT_INVALID outputs), which metadata shows but Predict cannot.
         runnable = {
@@ -156,41 +158,3 @@ def op_error_text(message: str) -> str:
     lines = [line.strip() for line in message.splitlines()]
     kept = [line for line in lines if line and not line.startswith(noise)]
     return " ".join(kept) or message
-
-
-@tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
-def _header_sizes(images: tf.Tensor) -> tf.Tensor:
-    return tf.map_fn(
-        lambda data: tf.stack(header_dimensions(data)), images, fn_output_signature=tf.int64
-    )
-
-
-def _as_bytes(value: Any) -> bytes:
-    """An element of a string tensor as bytes; anything else counts as no image (b"")."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode("utf-8", errors="replace")
-    return b""
-
-
-def encoded_image_sizes(values: np.ndarray) -> list[tuple[int, int]]:
-    """(width, height) of a string tensor's elements, read from their headers with the same
-    parser the SavedModel uses, so admission and the graph agree on an image's size. What is
-    not a recognisable image header counts (0, 0): the decoder rejects it with its own
-    message."""
-    flat = [_as_bytes(v) for v in np.asarray(values, dtype=object).reshape(-1)]
-    if not flat:
-        return []
-    try:
-        sizes = _header_sizes(tf.constant(flat, tf.string)).numpy()
-        return [(int(w), int(h)) for w, h in sizes]
-    except tf.errors.InvalidArgumentError:  # a corrupt JPEG header: read image by image
-        result = []
-        for item in flat:
-            try:
-                width, height = _header_sizes(tf.constant([item], tf.string)).numpy()[0]
-                result.append((int(width), int(height)))
-            except tf.errors.InvalidArgumentError:
-                result.append((0, 0))
-        return result

@@ -20,13 +20,13 @@ from inception_svm_serving.admission import Admission
 from inception_svm_serving.data_plane import DataPlane
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.health import HealthState
+from inception_svm_serving.image_headers import encoded_image_sizes
 from inception_svm_serving.logs import log_event
 from inception_svm_serving.memory import HeapTrimmer
 from inception_svm_serving.metrics import ServerMetrics
 from inception_svm_serving.model_manager import ModelManager
 from inception_svm_serving.rest import RestApi
 from inception_svm_serving.rest_http import RestServer
-from inception_svm_serving.runtime import encoded_image_sizes
 from inception_svm_serving.server_config import ServerOptions, SslOptions
 from inception_svm_serving.servicer import build_servicers
 

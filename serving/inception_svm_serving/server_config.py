@@ -21,7 +21,7 @@ from inception_svm_serving.errors import ConfigError
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VersionPolicy:
     """Which numeric version directories under base_path are aspired (TF Serving semantics)."""
 
@@ -38,7 +38,7 @@ class VersionPolicy:
         return ordered[-self.num_versions :] if ordered else []
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelConfig:
     name: str
     base_path: Path
@@ -46,7 +46,7 @@ class ModelConfig:
     version_labels: tuple[tuple[str, int], ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchingOptions:
     """TF Serving BatchingParameters; defaults are tensorflow_model_server's own.
 
@@ -111,7 +111,7 @@ MAX_BATCH_SIZE = 1_000_000
 MAX_ENQUEUED_BATCHES = 1_000_000
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RequestLimits:
     """What one request, and all requests together, may make the server do (stand-in only;
     see README "Server limits"). Checked before anything is decoded.
@@ -149,13 +149,13 @@ class RequestLimits:
             )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MonitoringOptions:
     prometheus_enabled: bool = False
     prometheus_path: str = "/monitoring/prometheus/metrics"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SslOptions:
     """TF Serving's SSLConfig for the gRPC port. PEM contents, never printed (repr=False)."""
 
@@ -165,7 +165,7 @@ class SslOptions:
     client_verify: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SessionOptions:
     """TF Serving's session flags, set on every model's session like ``server.cc`` does
     (``--tensorflow_intra_op_parallelism`` / ``--tensorflow_inter_op_parallelism`` into the
@@ -184,7 +184,7 @@ class SessionOptions:
             raise ConfigError("--per_process_gpu_memory_fraction must be between 0 and 1")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServerOptions:
     grpc_port: int
     rest_api_port: int
@@ -254,13 +254,13 @@ def _version_policy(policy: Any, path: Path) -> VersionPolicy:
     kind = policy.WhichOneof("policy_choice")
     if kind is None or kind == "latest":
         num = policy.latest.num_versions if kind else 1
-        return VersionPolicy("latest", num_versions=max(num, 1))
+        return VersionPolicy(kind="latest", num_versions=max(num, 1))
     if kind == "all":
-        return VersionPolicy("all")
+        return VersionPolicy(kind="all")
     if kind == "specific":
         if not policy.specific.versions:
             raise ConfigError(f"{path}: specific version policy needs at least one version")
-        return VersionPolicy("specific", versions=tuple(policy.specific.versions))
+        return VersionPolicy(kind="specific", versions=tuple(policy.specific.versions))
     raise ConfigError(f"{path}: unsupported version policy {kind}")
 
 

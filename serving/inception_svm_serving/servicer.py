@@ -17,31 +17,21 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import (
-    get_model_metadata_pb2,
-    get_model_status_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
 )
 
 from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import InvalidArgument, Unimplemented, request_failed
+from inception_svm_serving.errors import InvalidArgument, Unimplemented
 from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.model_manager import VersionStatus
+from inception_svm_serving.model_service_responses import metadata_response, status_response
+from inception_svm_serving.request_outcome import request_failed, request_succeeded
 from inception_svm_serving.tensor_serialization import array_to_tensor
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
 Handler = Callable[[Any, Request, grpc.ServicerContext], Response]
-
-_STATE_ENUM = {
-    "START": get_model_status_pb2.ModelVersionStatus.START,
-    "LOADING": get_model_status_pb2.ModelVersionStatus.LOADING,
-    "AVAILABLE": get_model_status_pb2.ModelVersionStatus.AVAILABLE,
-    "UNLOADING": get_model_status_pb2.ModelVersionStatus.UNLOADING,
-    "END": get_model_status_pb2.ModelVersionStatus.END,
-}
-_UNKNOWN_ERROR_CODE = 2
 
 
 def model_ref(model_spec: Any) -> ModelRef:
@@ -62,7 +52,8 @@ def tensor_to_array(name: str, tensor: Any) -> np.ndarray:
 
 
 def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
-    """The one gRPC error boundary: ServingError -> status; anything else -> INTERNAL."""
+    """The one gRPC boundary: ServingError -> status, anything else -> INTERNAL, and the
+    request metrics recorded once (request_outcome.py), like TF Serving's service impl."""
 
     def decorate(handler: Handler[Any, Any]) -> Handler[Any, Any]:
         @functools.wraps(handler)
@@ -73,27 +64,14 @@ def rpc(api: str, metrics: ServerMetrics) -> Callable[[Handler[Any, Any]], Handl
             try:
                 response = handler(self, request, context)
             except Exception as raw:
-                elapsed = time.perf_counter() - started
-                error = request_failed(raw, metrics, model, api, "GRPC", elapsed)
+                error = request_failed(raw, metrics, model, api, "GRPC", started)
                 context.abort(error.code.grpc_code, error.message)
-            metrics.record_request(model, api, "GRPC", "OK", time.perf_counter() - started)
+            request_succeeded(metrics, model, api, "GRPC", started)
             return response
 
         return wrapper
 
     return decorate
-
-
-def status_response(statuses: list[VersionStatus]) -> Any:
-    response = get_model_status_pb2.GetModelStatusResponse()
-    for status in statuses:
-        entry = response.model_version_status.add(version=status.version)
-        entry.state = _STATE_ENUM[status.state]
-        entry.status.SetInParent()  # TF Serving always reports a status, OK included
-        if status.error:
-            entry.status.error_code = _UNKNOWN_ERROR_CODE
-            entry.status.error_message = status.error
-    return response
 
 
 def validate_metadata_fields(fields: list[str]) -> None:
@@ -113,7 +91,7 @@ def build_servicers(
         def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
             ref = model_ref(request.model_spec)
             inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
-            result = plane.predict(ref, lambda _signature: inputs, list(request.output_filter))
+            result = plane.predict(ref, inputs, list(request.output_filter))
             response = predict_pb2.PredictResponse()
             response.model_spec.name = result.model_name
             response.model_spec.version.value = result.version
@@ -127,12 +105,7 @@ def build_servicers(
         @rpc("GetModelMetadata", metrics)
         def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
             validate_metadata_fields(list(request.metadata_field))
-            metadata = plane.metadata(model_ref(request.model_spec))
-            response = get_model_metadata_pb2.GetModelMetadataResponse()
-            response.model_spec.name = metadata.model_name
-            response.model_spec.version.value = metadata.version
-            response.metadata["signature_def"].Pack(metadata.signature_def)
-            return response
+            return metadata_response(plane.metadata(model_ref(request.model_spec)))
 
         @rpc("Classify", metrics)
         def Classify(self, request: Any, context: grpc.ServicerContext) -> Any:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from inception_svm_client import svm, wire
+from inception_svm_client import svm, svm_metadata, wire
 from inception_svm_client.commands.loadtest import load_images
 from inception_svm_client.featurizer_config import ModelTarget
 from inception_svm_client.inputs import bundled_cars_dir
@@ -37,10 +37,10 @@ def fitted_classifier(rng: np.random.Generator) -> svm.SvmClassifier:
     features = rng.normal(size=(20, FEATURE_DIM)).astype(np.float32)
     labels = ["classic", "modern"] * 10
     model, _ = svm.train(features, labels)
-    metadata = svm.SvmMetadata(
+    metadata = svm_metadata.SvmMetadata(
         class_names=["classic", "modern"],
         feature_dim=FEATURE_DIM,
-        featurizer=svm.FeaturizerInfo("inception_v1", 1, "serving_default"),
+        featurizer=svm_metadata.FeaturizerInfo("inception_v1", 1, "serving_default"),
         training_set_size=20,
         trained_at="bench",
         sklearn_version="bench",

@@ -55,7 +55,9 @@ def _one_setting(model_dir: Path, threads: int, min_seconds: float) -> float:
     from inception_svm_serving.server_config import SessionOptions
 
     pin_to_one_core()
-    config = session_config(SessionOptions(threads, threads))
+    config = session_config(
+        SessionOptions(intra_op_parallelism=threads, inter_op_parallelism=threads)
+    )
     model = LoadedModel("bench", 1, model_dir, config)
     rng = np.random.default_rng(0)
     pixels = rng.uniform(-1, 1, (BATCH_SIZE, 224, 224, 3)).astype(np.float32)

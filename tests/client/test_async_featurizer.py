@@ -58,7 +58,7 @@ def test_same_features_as_the_sync_client_from_the_stand_in(stand_in: ServerHand
     features match the thread-based client's bit for bit."""
     paths = sorted(str(p) for p in (CARS_DIR / "unlabeled").iterdir())
     config = FeaturizerConfig(batch_size=4)
-    channel = ChannelConfig(stand_in.grpc_target)
+    channel = ChannelConfig(target=stand_in.grpc_target)
     with Featurizer.connect(channel, config) as featurizer:
         expected = list(featurizer.featurize(path_inputs(paths)))
 
@@ -84,7 +84,9 @@ def test_svm_bound_client_pins_its_version_and_refuses_another(
             from dataclasses import replace
 
             config = replace(config, target=replace(config.target, model_name=model_name))
-        async with svm.connect_async(ChannelConfig(stand_in.grpc_target), config) as featurizer:
+        async with svm.connect_async(
+            ChannelConfig(target=stand_in.grpc_target), config
+        ) as featurizer:
             assert featurizer.config.target.version == svm.metadata.featurizer.model_version
             return await collect(featurizer, path_inputs([str(CARS_DIR / "unlabeled")]))
 

@@ -81,7 +81,7 @@ def test_classify_jsonl_in_input_order(
     # The scores are the SVM's decision function on the same images' features fetched in
     # another batch composition (batching must not change an image's features).
     classifier = SvmClassifier.load(trained_svm)
-    with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+    with Featurizer.connect(ChannelConfig(target=stand_in.grpc_target)) as featurizer:
         results = list(featurizer.featurize(path_inputs(paths[:2])))
     features = np.stack([r.features for r in results if r.features is not None])
     np.testing.assert_allclose(
@@ -210,7 +210,7 @@ def test_official_stub_client_talks_to_the_stand_in(
         )
     # float_val: TF Serving's default output form, the idiom of its examples
     official = np.array(response.outputs["logits"].float_val, np.float32)
-    with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+    with Featurizer.connect(ChannelConfig(target=stand_in.grpc_target)) as featurizer:
         ours = next(featurizer.featurize(path_inputs([str(photo)])))
     assert ours.features is not None
     np.testing.assert_allclose(ours.features, official, rtol=1e-5, atol=1e-5)
@@ -233,7 +233,7 @@ from inception_svm_client.svm import SvmClassifier
 
 folder, target, svm_path = sys.argv[1:]
 classifier = SvmClassifier.load(Path(svm_path))
-with Featurizer.connect(ChannelConfig(target)) as featurizer:
+with Featurizer.connect(ChannelConfig(target=target)) as featurizer:
     features = [r.features for r in featurizer.featurize(path_inputs([folder]))]
 assert len(classifier.predict(features[0])) == 1
 tf_roots = {"tensorflow", "tensorflow_serving"}
@@ -267,7 +267,7 @@ def test_python_api_checks_the_svm_against_the_served_model(
 
     classifier = SvmClassifier.load(str(trained_svm))  # str or Path
     photos = [str(p) for p in unlabeled(bundled_photos)[:2]]
-    with classifier.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+    with classifier.connect(ChannelConfig(target=stand_in.grpc_target)) as featurizer:
         assert featurizer.config.target.version == 1  # pinned to the SVM's version
         results = list(featurizer.featurize(path_inputs(photos)))
     assert [r.model_version for r in results] == [1, 1]
@@ -275,7 +275,9 @@ def test_python_api_checks_the_svm_against_the_served_model(
         trained_svm, tmp_path / "foreign.onnx", featurizer_model_name="resnet_50"
     )
     with (
-        SvmClassifier.load(foreign).connect(ChannelConfig(stand_in.grpc_target)) as featurizer,
+        SvmClassifier.load(foreign).connect(
+            ChannelConfig(target=stand_in.grpc_target)
+        ) as featurizer,
         pytest.raises(SignatureMismatchError, match="resnet_50"),
     ):
         list(featurizer.featurize(path_inputs(photos)))

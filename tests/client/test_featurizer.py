@@ -195,7 +195,7 @@ def test_mtls(client: FeaturizerClient, pki: TestPki) -> None:
 
 def test_mtls_needs_both_certificate_and_key(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="both"):
-        TlsConfig(tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
+        TlsConfig(root_cert=tmp_path / "ca.pem", client_cert=tmp_path / "c.pem")
 
 
 @both_clients

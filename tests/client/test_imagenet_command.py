@@ -34,7 +34,7 @@ def test_bundled_photos_get_their_top_classes_by_name(
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["path"] for r in records] == paths
     # The same ranking as softmax over the serving_default logits of the same photos.
-    with Featurizer.connect(ChannelConfig(stand_in.grpc_target)) as featurizer:
+    with Featurizer.connect(ChannelConfig(target=stand_in.grpc_target)) as featurizer:
         logits = np.stack([r.features for r in featurizer.featurize(path_inputs(paths))])
     expected = np.argsort(-logits, axis=1, kind="stable")[:, :5]
     labels = imagenet_labels()

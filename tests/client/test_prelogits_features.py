@@ -13,7 +13,8 @@ from inception_svm_client.errors import ClientError
 from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
 from inception_svm_client.imagenet import imagenet_config
 from inception_svm_client.protos import messages
-from inception_svm_client.svm import SvmClassifier, SvmMetadata
+from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm_metadata import SvmMetadata
 from tests.harness import ServerHandle
 from tests.paths import CARS_DIR, unlabeled_photos
 

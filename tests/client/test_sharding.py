@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_client.sharding import Shard, resolve_shard, shard_output
+from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 
 
 def test_every_path_is_in_exactly_one_shard_and_the_split_is_stable() -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inception_svm_client import svm
-from inception_svm_client.errors import ClientError
+from inception_svm_client import svm, svm_metadata
+from inception_svm_client.errors import ClientError, SignatureMismatchError
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.training import (
@@ -28,10 +28,10 @@ def fitted_onnx(feature_dim: int, classes: int, seed: int = 0) -> tuple[Any, byt
     features = np.stack([centers[names.index(n)] + rng.normal(size=feature_dim) for n in labels])
     features = features.astype(np.float32)
     model, report = svm.train(features, labels)
-    metadata = svm.SvmMetadata(
+    metadata = svm_metadata.SvmMetadata(
         class_names=report.class_names,
         feature_dim=feature_dim,
-        featurizer=svm.FeaturizerInfo("inception_v1", 1, "serving_default"),
+        featurizer=svm_metadata.FeaturizerInfo("inception_v1", 1, "serving_default"),
         training_set_size=len(labels),
         trained_at="2024-01-01T00:00:00+00:00",
         sklearn_version="test",
@@ -53,6 +53,23 @@ def test_onnx_decision_scores_equal_sklearn(classes: int) -> None:
     assert classifier.metadata.class_names == [f"class{k}" for k in range(classes)]
 
 
+def test_one_vector_is_one_row() -> None:
+    model, onnx_bytes, features = fitted_onnx(feature_dim=7, classes=2)
+    classifier = svm.SvmClassifier(onnx_bytes)
+    assert [p.label for p in classifier.predict(features[0])] == list(model.predict(features[:1]))
+
+
+@pytest.mark.parametrize("shape", [(14,), (10,), (3, 14), (2, 7, 1), ()])
+def test_features_of_the_wrong_length_are_refused_not_reshaped(shape: tuple[int, ...]) -> None:
+    _, onnx_bytes, _ = fitted_onnx(feature_dim=7, classes=2)
+    classifier = svm.SvmClassifier(onnx_bytes)
+    features = np.zeros(shape, dtype=np.float32)
+    with pytest.raises(SignatureMismatchError, match=r"takes 7 logits features"):
+        classifier.predict(features)
+    with pytest.raises(SignatureMismatchError, match=r"takes 7 logits features"):
+        classifier.decision_function(features)
+
+
 def test_leave_one_out_report_is_consistent() -> None:
     rng = np.random.default_rng(1)
     features = rng.normal(size=(8, 5)).astype(np.float32)
@@ -62,7 +79,7 @@ def test_leave_one_out_report_is_consistent() -> None:
     assert report.confusion_matrix is not None and report.loo_accuracy is not None
     correct = report.confusion_matrix[0][0] + report.confusion_matrix[1][1]
     assert report.loo_accuracy == pytest.approx(correct / 8)
-    assert svm.TrainingReport.from_json(report.to_json()) == report
+    assert svm_metadata.TrainingReport.from_json(report.to_json()) == report
 
 
 def test_not_an_onnx_file_is_a_client_error(tmp_path: Path) -> None:
@@ -100,7 +117,7 @@ def test_unreadable_image_is_reported_before_contacting_the_server(tmp_path: Pat
     config = FeaturizerConfig(retry=RetryPolicy(max_attempts=1), deadline_s=1)
     # Nothing listens there: reaching the server would raise ClientError instead.
     with (
-        Featurizer.connect(ChannelConfig(f"127.0.0.1:{free_port()}"), config) as featurizer,
+        Featurizer.connect(ChannelConfig(target=f"127.0.0.1:{free_port()}"), config) as featurizer,
         pytest.raises(TrainingDataError, match=r"1\.jpg: empty file"),
     ):
         featurize_training_set(featurizer, training_set, max_image_bytes=1024)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inception_svm_client import svm
+from inception_svm_client import svm, svm_metadata
 from inception_svm_client.cli import main as cli_main
 from tests.paths import training_photos, unlabeled_photos
 
@@ -86,10 +86,10 @@ def test_svm_trained_on_fp32_features_decides_the_same_on_bf16_features(
     labels = [path.parent.name for path in TRAINING_PHOTOS]
     # Fitted directly: svm.train's leave-one-out folds would only add seconds here.
     model = svm.make_linear_svc().fit(logits["fp32"][:train_count], labels)
-    metadata = svm.SvmMetadata(
+    metadata = svm_metadata.SvmMetadata(
         class_names=sorted(set(labels)),
         feature_dim=1001,
-        featurizer=svm.FeaturizerInfo("inception_v1", 1, "serving_default"),
+        featurizer=svm_metadata.FeaturizerInfo("inception_v1", 1, "serving_default"),
         training_set_size=train_count,
         trained_at="test",
         sklearn_version="test",

@@ -161,7 +161,10 @@ def test_existing_version_is_never_overwritten(
 
 @pytest.mark.parametrize(
     "flags, message",
-    [(["--version", "0"], "positive integer"), (["--sha256", "abc"], "64 hex digits")],
+    [
+        (["--version", "0"], "--version must be a positive integer"),
+        (["--sha256", "abc"], "--sha256 must be 64 hex digits"),
+    ],
 )
 def test_bad_flags_are_usage_errors(
     flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture

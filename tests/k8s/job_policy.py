@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from inception_svm_client.sharding import COUNT_ENV, PLACEHOLDER
+from inception_svm_client.commands.sharding import COUNT_ENV, PLACEHOLDER
 from tests.k8s.objects import Rendered, containers
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from inception_svm_client.sharding import Shard
+from inception_svm_client.commands.sharding import Shard
 from tests.harness import ServerHandle
 from tests.paths import car_photos
 from tests.reliability.classify_process import (

@@ -35,7 +35,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def test_repository_config_files_parse() -> None:
     (model,) = load_model_config_file(SERVING_DIR / "models.config")
     assert (model.name, str(model.base_path)) == ("inception_v1", "/models/inception_v1")
-    assert model.policy == VersionPolicy("latest", num_versions=1)
+    assert model.policy == VersionPolicy(kind="latest", num_versions=1)
     batching = load_batching_parameters(BATCHING_PARAMETERS)
     assert batching.allowed_batch_sizes[-1] == batching.execution_batch_limit
     load_batching_parameters(SERVING_DIR / "batching_parameters_gpu.txt")
@@ -46,7 +46,7 @@ def test_repository_config_files_parse() -> None:
 
 def test_good_fixture_has_pinned_versions_and_labels() -> None:
     (model,) = load_model_config_file(FIXTURES / "models_good.config")
-    assert model.policy == VersionPolicy("specific", versions=(1, 2))
+    assert model.policy == VersionPolicy(kind="specific", versions=(1, 2))
     assert dict(model.version_labels) == {"stable": 1, "canary": 2}
     assert model.policy.select([1, 2, 3]) == [1, 2]
 

@@ -1,8 +1,19 @@
-"""Histogram bucket semantics of the Prometheus exposition (no TF, no server)."""
+"""Request metrics as the real server exports them: histogram bucket semantics (no TF, no
+server), and each request counted once by its status at the protocol edge it came in by."""
 
 from __future__ import annotations
 
+import json
+import re
+import urllib.error
+import urllib.request
+
+import grpc
+
+from inception_svm_client.contract import MODEL_NAME
 from inception_svm_serving.metrics import Histogram
+from tests.harness import ServerHandle
+from tests.serving_calls import predict, predict_request, string_tensor
 
 
 def test_histogram_buckets_are_inclusive_upper_bounds_and_cumulative() -> None:
@@ -18,3 +29,44 @@ def test_histogram_buckets_are_inclusive_upper_bounds_and_cumulative() -> None:
         'h_sum{model="m"} 18.0',
         'h_count{model="m"} 6',
     ]
+
+
+def _sample(metrics_text: str, series: str) -> float:
+    found = re.search(rf"^{re.escape(series)} (\S+)$", metrics_text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def _counts(metrics_text: str) -> dict[str, float]:
+    """The series this test moves: failures by status, Predict latencies per entrypoint."""
+    labels = f'model_name="{MODEL_NAME}"'
+    latency = f':tensorflow:serving:request_latency_count{{{labels},API="Predict",entrypoint='
+    return {
+        "INVALID_ARGUMENT": _sample(
+            metrics_text, f':tensorflow:serving:request_count{{{labels},status="INVALID_ARGUMENT"}}'
+        ),
+        "GRPC": _sample(metrics_text, latency + '"GRPC"}'),
+        "REST": _sample(metrics_text, latency + '"REST"}'),
+    }
+
+
+def test_failed_requests_are_counted_once_by_status_at_each_edge(
+    batching_server: ServerHandle, channel: grpc.Channel
+) -> None:
+    """TF Serving counts request_count by status and request_latency by API and entrypoint
+    in its gRPC and REST handlers; one bad Predict by each protocol moves each series by one."""
+    before = _counts(batching_server.metrics_text())
+    bad_grpc = predict(channel, predict_request(string_tensor([b"x"]), input_name="no_such"))
+    assert bad_grpc.code is grpc.StatusCode.INVALID_ARGUMENT, bad_grpc
+    body = json.dumps({"instances": [{"b64": "not base64!"}]}).encode()
+    url = f"{batching_server.rest_url}/v1/models/{MODEL_NAME}:predict"
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, data=body), timeout=60)
+        raise AssertionError("a body with invalid base64 was accepted")
+    except urllib.error.HTTPError as error:
+        assert error.code == 400, error.read()
+    after = _counts(batching_server.metrics_text())
+    assert {key: after[key] - before[key] for key in after} == {
+        "INVALID_ARGUMENT": 2,
+        "GRPC": 1,
+        "REST": 1,
+    }

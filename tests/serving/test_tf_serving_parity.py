@@ -54,6 +54,8 @@ def test_thin_client_reads_both_output_forms_identically(
 ) -> None:
     features = []
     for server in (stand_in, content_server):  # float_val (default), tensor_content
-        with Featurizer.connect(ChannelConfig(server.grpc_target), FeaturizerConfig()) as client:
+        with Featurizer.connect(
+            ChannelConfig(target=server.grpc_target), FeaturizerConfig()
+        ) as client:
             features.append(client.predict(jpeg_images).features)
     np.testing.assert_array_equal(features[0], features[1])

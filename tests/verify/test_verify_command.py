@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from inception_svm_client.golden import golden_path_in, read_golden
-from inception_svm_client.svm import FeaturizerInfo, SvmClassifier, SvmMetadata, export_onnx
+from inception_svm_client.svm import SvmClassifier, export_onnx
+from inception_svm_client.svm_metadata import FeaturizerInfo, SvmMetadata
 from tests.harness import ServerHandle, free_port
 from tests.reliability.cli import run_cli
 

@@ -23,6 +23,7 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
+from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.errors import ClientError, ErrorCode
 from inception_svm_client.featurizer import FeatureResult
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
@@ -39,13 +40,13 @@ from inception_svm_client.records import (
     recorded_paths,
 )
 from inception_svm_client.retry import INTERRUPTED
-from inception_svm_client.sharding import Shard, resolve_shard, shard_output
-from inception_svm_client.svm import SvmClassifier, SvmMetadata, TrainingReport
+from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClassifyConfig:
     sources: tuple[str, ...]
     svm_path: Path
@@ -368,7 +369,7 @@ class ClassifyCommand:
         try:
             config = ClassifyConfig.from_args(args)
         except ValueError as error:
-            _log.error("%s", error)
+            _log.error("%s", options.usage_message(error))
             return EXIT_USAGE
         return classify(config, sys.stdin, sys.stdout)
 

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
-from inception_svm_client.errors import ClientError
+from inception_svm_client.errors import ClientError, ErrorCode
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.imagenet import (
     DEFAULT_TOP_K,
     ImagenetClient,
     ImagenetRecord,
-    check_top_k,
     imagenet_config,
     to_record,
 )
@@ -26,7 +25,7 @@ from inception_svm_client.inputs import path_inputs
 from inception_svm_client.records import FORMATS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImagenetConfig:
     sources: tuple[str, ...]
     top_k: int
@@ -49,13 +48,22 @@ class ImagenetConfig:
         )
 
 
+def _check_top_k(top_k: int, available: int) -> None:
+    """``--top`` against what the served model returns (known only once connected)."""
+    if not 1 <= top_k <= available:
+        raise ClientError(
+            ErrorCode.INVALID_CONFIG,
+            f"--top must be between 1 and {available} (what the model returns)",
+        )
+
+
 def imagenet(config: ImagenetConfig, stdin: TextIO, stdout: TextIO) -> int:
     """Stream the top classes of every input; returns the exit code."""
     checkpoints: set[str] = set()
     total = failed = 0
     try:
         with ImagenetClient.connect(config.channel, config.featurizer) as client:
-            check_top_k(config.top_k, client.max_top_k())
+            _check_top_k(config.top_k, client.max_top_k())
             writer = _Writer(stdout, config.output_format)
             inputs = path_inputs(config.sources, stdin=stdin, max_bytes=config.max_image_bytes)
             for result in client.featurize(inputs):
@@ -144,7 +152,7 @@ class ImagenetCommand:
         try:
             config = ImagenetConfig.from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {options.usage_message(error)}", file=sys.stderr)
             return EXIT_USAGE
         return imagenet(config, sys.stdin, sys.stdout)
 

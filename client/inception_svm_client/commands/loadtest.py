@@ -328,7 +328,7 @@ class LoadTestCommand:
         try:
             plan = plan_from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {options.usage_message(error)}", file=sys.stderr)
             return EXIT_USAGE
         return load_test(plan, sys.stdout, sys.stderr)
 

@@ -4,6 +4,7 @@ typed configs (the only place a Namespace becomes a ChannelConfig/FeaturizerConf
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
 
 from inception_svm_client.contract import FEATURE_SIGNATURES
@@ -17,6 +18,43 @@ from inception_svm_client.featurizer_config import (
     RetryPolicy,
     TlsConfig,
 )
+from inception_svm_client.setting_error import worded
+
+# The one table from config fields (FeaturizerConfig, ModelTarget, RetryPolicy, TlsConfig,
+# LoadTestConfig, WindowPolicy, Gates) to the flags that set them: the configs word their
+# errors with field names, and CLI users read them with the flags they typed.
+FLAG_FOR_FIELD: Mapping[str, str] = {
+    "batch_size": "--batch-size",
+    "batch_timeout_ms": "--batch-timeout-ms",
+    "budget_s": "--retry-budget",
+    "client_cert": "--tls-cert",
+    "client_key": "--tls-key",
+    "concurrency": "--concurrency",
+    "connections": "--connections",
+    "deadline_s": "--deadline",
+    "duration_s": "--duration",
+    "images": "images under --images",
+    "latest": "--model-version latest",
+    "max_attempts": "--max-attempts",
+    "max_error_rate": "--max-error-rate",
+    "max_in_flight": "--max-in-flight",
+    "max_outstanding": "--max-outstanding",
+    "max_windows": "--max-windows",
+    "rate": "--rate",
+    "requests": "--requests",
+    "slo_p99_s": "--slo-p99",
+    "tolerance": "--stability",
+    "version": "--model-version N",
+    "version_label": "--model-version-label",
+    "warmup_s": "--warmup",
+    "window_s": "--window",
+}
+
+
+def usage_message(error: ValueError) -> str:
+    """A refused setting as CLI users know it: the fields it names become their flags (the
+    one conversion of config errors at the CLI boundary)."""
+    return worded(error, FLAG_FOR_FIELD)
 
 
 def add_server_arguments(parser: argparse.ArgumentParser) -> None:

@@ -30,7 +30,7 @@ from inception_svm_client.training import (
 _log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     data_dir: Path
     output: Path
@@ -134,7 +134,7 @@ class TrainCommand:
         try:
             config = TrainConfig.from_args(args)
         except ValueError as error:
-            _log.error("%s", error)
+            _log.error("%s", options.usage_message(error))
             return EXIT_USAGE
         return train(config)
 

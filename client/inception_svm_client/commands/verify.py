@@ -27,7 +27,7 @@ FORMATS = ("text", "json")
 DEFAULT_DEADLINE_S = 30.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VerifyConfig:
     golden_path: Path
     svm_path: Path | None
@@ -169,7 +169,7 @@ class VerifyCommand:
         try:
             config = VerifyConfig.from_args(args)
         except ValueError as error:
-            print(f"error: {error}", file=sys.stderr)
+            print(f"error: {options.usage_message(error)}", file=sys.stderr)
             return EXIT_USAGE
         return verify(config, sys.stdout)
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from inception_svm_client.featurizer_config import ChannelConfig, ModelTarget
+from inception_svm_client.setting_error import SettingError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadTestConfig:
     """What to send, how hard, and for how long.
 
@@ -40,32 +41,36 @@ class LoadTestConfig:
 
     def __post_init__(self) -> None:
         if self.requests is None and self.duration_s is None:
-            raise ValueError("give --requests and/or --duration so the run ends by itself")
+            raise SettingError("give {requests} and/or {duration_s} so the run ends by itself")
         if self.requests is not None and self.requests < 1:
-            raise ValueError(f"--requests must be at least 1, got {self.requests}")
+            raise SettingError("{requests} must be at least 1, got {got}", got=self.requests)
         if self.duration_s is not None and self.duration_s <= 0:
-            raise ValueError(f"--duration must be positive, got {self.duration_s}")
+            raise SettingError("{duration_s} must be positive, got {got}", got=self.duration_s)
         if self.warmup_s < 0:
-            raise ValueError(f"--warmup must not be negative, got {self.warmup_s}")
+            raise SettingError("{warmup_s} must not be negative, got {got}", got=self.warmup_s)
         if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be at least 1, got {self.batch_size}")
+            raise SettingError("{batch_size} must be at least 1, got {got}", got=self.batch_size)
         if self.concurrency < 1:
-            raise ValueError(f"--concurrency must be at least 1, got {self.concurrency}")
+            raise SettingError("{concurrency} must be at least 1, got {got}", got=self.concurrency)
         if self.connections < 1:
-            raise ValueError(f"--connections must be at least 1, got {self.connections}")
+            raise SettingError("{connections} must be at least 1, got {got}", got=self.connections)
         if not self.open_loop and self.connections > self.concurrency:
-            raise ValueError(
-                f"--connections {self.connections} exceeds --concurrency {self.concurrency}: "
-                "a connection without a caller would carry no load"
+            raise SettingError(
+                "{connections} {got} exceeds {concurrency} {most}: "
+                "a connection without a caller would carry no load",
+                got=self.connections,
+                most=self.concurrency,
             )
         if self.rate is not None and self.rate <= 0:
-            raise ValueError(f"--rate must be positive, got {self.rate}")
+            raise SettingError("{rate} must be positive, got {got}", got=self.rate)
         if self.max_outstanding < 1:
-            raise ValueError(f"--max-outstanding must be at least 1, got {self.max_outstanding}")
+            raise SettingError(
+                "{max_outstanding} must be at least 1, got {got}", got=self.max_outstanding
+            )
         if self.deadline_s <= 0:
-            raise ValueError(f"--deadline must be positive, got {self.deadline_s}")
+            raise SettingError("{deadline_s} must be positive, got {got}", got=self.deadline_s)
         if not self.images:
-            raise ValueError("no images to send")
+            raise SettingError("no {images} to send")
 
     @property
     def open_loop(self) -> bool:
@@ -76,7 +81,7 @@ class LoadTestConfig:
         return "open" if self.open_loop else "closed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LevelRange:
     """``START:END:STEP`` of concurrency or rate; ``STEP`` ``xK`` multiplies instead of adds,
     so ``1:64:x2`` walks 1, 2, 4, ..., 64: capacity curves want even spacing on a log axis."""
@@ -106,7 +111,7 @@ class LevelRange:
             step = float(step_text[1:] if multiply else step_text)
         except ValueError:
             raise ValueError(f"range {text!r} is not START:END[:STEP] of numbers") from None
-        return cls(start, end, step, multiply)
+        return cls(start=start, end=end, step=step, multiply=multiply)
 
     def levels(self) -> tuple[float, ...]:
         values: list[float] = []
@@ -119,7 +124,7 @@ class LevelRange:
         return tuple(values)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WindowPolicy:
     """perf_analyzer's stability rule: a sweep step measures back-to-back windows of
     ``window_s`` until the last ``stable_windows`` agree within ``tolerance`` (throughput
@@ -134,12 +139,14 @@ class WindowPolicy:
 
     def __post_init__(self) -> None:
         if self.window_s <= 0:
-            raise ValueError(f"--window must be positive, got {self.window_s}")
+            raise SettingError("{window_s} must be positive, got {got}", got=self.window_s)
         if not 0 < self.tolerance < 1:
-            raise ValueError(f"--stability must be within (0, 1), got {self.tolerance}")
+            raise SettingError("{tolerance} must be within (0, 1), got {got}", got=self.tolerance)
         if self.max_windows < self.stable_windows:
-            raise ValueError(
-                f"--max-windows must be at least {self.stable_windows}, got {self.max_windows}"
+            raise SettingError(
+                "{max_windows} must be at least {least}, got {got}",
+                least=self.stable_windows,
+                got=self.max_windows,
             )
 
     @property
@@ -149,7 +156,7 @@ class WindowPolicy:
         return self.window_s * (self.max_windows + 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Gates:
     """When the run fails (exit 1): an error rate above ``max_error_rate`` (a fraction; 0
     means any failed request fails the run) or a p99 above ``slo_p99_s``, at any step. A
@@ -160,12 +167,14 @@ class Gates:
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_error_rate <= 1:
-            raise ValueError(f"--max-error-rate must be within [0, 1], got {self.max_error_rate}")
+            raise SettingError(
+                "{max_error_rate} must be within [0, 1], got {got}", got=self.max_error_rate
+            )
         if self.slo_p99_s is not None and self.slo_p99_s <= 0:
-            raise ValueError(f"--slo-p99 must be positive, got {self.slo_p99_s}")
+            raise SettingError("{slo_p99_s} must be positive, got {got}", got=self.slo_p99_s)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outputs:
     """Where the report goes besides the table on stdout; each file is written whole."""
 
@@ -174,7 +183,7 @@ class Outputs:
     html: Path | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoadTestPlan:
     """A whole ``loadtest`` invocation: one run, or a sweep of ``levels``.
 

@@ -1,5 +1,8 @@
 """Which inputs one shard of a bulk run classifies, and where that shard writes.
 
+Part of the CLI layer (under ``commands``): it reads ``--shard``/``--shard-count`` text and
+the Job's environment variables, and its messages name those flags.
+
 An input belongs to shard ``sha256(encoded path) mod COUNT``. A hash of the path, rather
 than its position in the listing, keeps every input in the same shard when the listing
 changes between a shard's first try and its retry (files added or removed, another node
