@@ -161,29 +161,16 @@ def test_stdin_paths_table_and_html_report(
     assert "<p class='notice'>The featurizer was exported from not the official" in page
 
 
-def test_usage_and_connection_errors_exit_2(
-    stand_in: ServerHandle,
-    trained_svm: Path,
-    bundled_photos: Path,
-    capsys: pytest.CaptureFixture[str],
+def test_unreachable_server_exits_2(
+    trained_svm: Path, bundled_photos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """A wrong ``--svm-sha256`` (exit 2 too) is test_security.py's."""
     photo = str(unlabeled(bundled_photos)[0])
     dead = f"127.0.0.1:{free_port()}"
     code, _, err = run_classify(
         capsys, photo, "--server", dead, "--svm", str(trained_svm), "--max-attempts", "1"
     )
     assert code == 2 and "UNAVAILABLE" in err
-    code, _, err = run_classify(
-        capsys,
-        photo,
-        "--server",
-        stand_in.grpc_target,
-        "--svm",
-        str(trained_svm),
-        "--svm-sha256",
-        "0" * 64,
-    )
-    assert code == 2 and "sha256" in err
 
 
 def test_svm_for_another_feature_size_is_refused(

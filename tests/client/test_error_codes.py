@@ -10,8 +10,8 @@ from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatc
 from inception_svm_client.featurizer import Featurizer
 from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
 from inception_svm_client.retry import should_retry, should_split
+from tests.client.featurizer_clients import FeaturizerClient, both_clients
 from tests.client.official_stub_server import Script, scripted_server
-from tests.client.test_featurizer import GarbageChannel
 
 
 def test_every_grpc_status_maps_to_the_code_of_its_name() -> None:
@@ -43,10 +43,12 @@ def test_a_full_server_queue_is_retried_not_split() -> None:
     assert should_retry(error) and not should_split(error)
 
 
-def test_an_unparseable_metadata_response_is_a_bad_response_like_predict() -> None:
-    featurizer = Featurizer(GarbageChannel())  # type: ignore[arg-type]
+@both_clients
+def test_an_unparseable_metadata_response_is_a_bad_response_like_predict(
+    client: FeaturizerClient,
+) -> None:
     with pytest.raises(ClientError) as raised:
-        featurizer.fetch_signature()
+        client.fetch_signature_over_garbage()
     assert raised.value.code == ErrorCode.BAD_RESPONSE, raised.value
     assert not isinstance(raised.value, SignatureMismatchError)
 

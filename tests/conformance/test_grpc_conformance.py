@@ -202,7 +202,7 @@ def test_predict_matches_the_golden_outputs(
         (
             {"version": 987654},
             grpc.StatusCode.NOT_FOUND,
-            "Servable not found for request: Specific(",
+            "Servable not found for request: Specific({model}, 987654)",  # servable_handle.h
         ),
         ({"input_name": "pictures"}, grpc.StatusCode.INVALID_ARGUMENT, None),
     ],
@@ -219,7 +219,8 @@ def test_predict_errors(
     error = rpc_error(lambda: predict(predict_request(string_tensor([image]), **arguments)))
     assert error.code() == code, error.details()
     if message is not None:
-        assert error.details().startswith(message), error.details()
+        expected = message.format(model=target.model_name)
+        assert error.details().startswith(expected), error.details()
 
 
 def test_predict_unknown_output_filter(

@@ -54,16 +54,6 @@ def baseline_rss(batching_server: ServerHandle, channel: grpc.Channel) -> int:
     return rss_bytes(batching_server.process.pid)
 
 
-def _float_tensor(shape: list[int], values: list[float]) -> tensor_pb2.TensorProto:
-    return tensor_pb2.TensorProto(
-        dtype=types_pb2.DT_FLOAT,
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in shape]
-        ),
-        float_val=values,
-    )
-
-
 @pytest.mark.parametrize("case", GRPC_CASES, ids=[case.name for case in GRPC_CASES])
 def test_each_bad_image_gets_its_own_status(
     case: BadInput,
@@ -105,7 +95,6 @@ def test_one_bad_image_fails_its_whole_batch_as_invalid_argument(
 
 
 BAD_TENSORS = {
-    "float_instead_of_string": (_float_tensor([1], [0.5]), CODE.INVALID_ARGUMENT),
     "rank_2_strings": (
         string_tensor([b"a", b"b", b"c", b"d"], shape=[2, 2]),
         CODE.INVALID_ARGUMENT,
@@ -149,27 +138,6 @@ def test_batch_larger_than_allowed_is_invalid_argument(channel: grpc.Channel) ->
 def test_message_over_the_size_limit_is_resource_exhausted(channel: grpc.Channel) -> None:
     outcome = predict(channel, predict_request(string_tensor([b"\xff\xd8\xff" + b"\0" * 65 * MIB])))
     assert outcome.code == CODE.RESOURCE_EXHAUSTED, (outcome.code, outcome.details)
-
-
-@pytest.mark.parametrize(
-    ("overrides", "expected"),
-    [
-        ({"model": "no_such_model"}, CODE.NOT_FOUND),
-        ({"version": 987654}, CODE.NOT_FOUND),
-        # tensorflow_model_server answers an unknown signature key with FAILED_PRECONDITION.
-        ({"signature": "no_such_signature"}, CODE.FAILED_PRECONDITION),
-        ({"input_name": "no_such_input"}, CODE.INVALID_ARGUMENT),
-    ],
-    ids=["unknown_model", "unknown_version", "unknown_signature", "unknown_input"],
-)
-def test_unknown_model_version_signature(
-    overrides: dict[str, object], expected: grpc.StatusCode, channel: grpc.Channel
-) -> None:
-    photo = car_photos()[0].read_bytes()
-    request = predict_request(string_tensor([photo]), **overrides)  # type: ignore[arg-type]
-    outcome = predict(channel, request)
-    assert outcome.code == expected, (outcome.code, outcome.details)
-    assert outcome.details
 
 
 def test_server_survives_and_memory_returns_to_baseline(

@@ -1,10 +1,11 @@
-"""Faults between the Python API and the server: crash + restart, late start, slowness,
-drops.
+"""Faults between the Python API and the server: late start, crash + restart, a server that
+never comes back, network drops, slowness.
 
-Each scenario streams real images through the real client (``Featurizer``) with its
-DEFAULT retry policy (the same one ``classify`` uses; the CLI's own fault tests are in
-test_classify_faults.py) against a real server process and audits the output: every input
-exactly once, in input order, and no error record for a good image.
+Each scenario runs against both clients (``Featurizer`` and ``AsyncFeaturizer``, see
+tests/client/featurizer_clients.py), streams real images with the DEFAULT retry policy (the
+same one ``classify`` uses; the CLI's own fault tests are in test_classify_faults.py) against
+a real server process and audits the output: every input exactly once, in input order, and
+no error record for a good image.
 """
 
 from __future__ import annotations
@@ -20,57 +21,65 @@ import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import FeatureResult, Featurizer
 from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
 from inception_svm_client.inputs import path_inputs
+from tests.client.featurizer_clients import FeaturizerClient, both_clients
 from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle, restartable_server
 from tests.paths import car_photos
 from tests.reliability.proxy import TcpProxy
 from tests.reliability.stream import audit, make_stream
 
-STREAM_LENGTH = 500
+STREAM_LENGTH = 120
+NEVER_BACK_BUDGET_S = 3.0
 DEFAULT_RETRY = RetryPolicy()
 
 
-def _featurizer(target: str, retry: RetryPolicy, deadline_s: float = 30.0) -> Featurizer:
-    config = FeaturizerConfig(batch_size=16, max_in_flight=2, deadline_s=deadline_s, retry=retry)
-    return Featurizer.connect(ChannelConfig(target=target), config)
+def _config(retry: RetryPolicy = DEFAULT_RETRY, deadline_s: float = 30.0) -> FeaturizerConfig:
+    return FeaturizerConfig(batch_size=16, max_in_flight=2, deadline_s=deadline_s, retry=retry)
 
 
 def _report(name: str, **figures: object) -> None:
     print(f"[reliability] {name}: " + ", ".join(f"{k}={v}" for k, v in figures.items()))
 
 
-def test_sigkill_and_restart_mid_stream_loses_nothing(
-    model_base_path: Path, tmp_path: Path
+@both_clients
+def test_late_start_sigkill_and_restart_then_never_back(
+    client: FeaturizerClient, model_base_path: Path, tmp_path: Path
 ) -> None:
+    """One server process per client (a start costs seconds of TF loading) goes through
+    three faults in turn: the client starts while the model is still loading and waits
+    within its budget; a SIGKILL + restart mid-stream loses nothing; a server killed for good
+    ends a stream with one record per input within the budget, not a deadline per batch."""
     paths = make_stream(tmp_path / "stream", car_photos(), STREAM_LENGTH)
     keys = [str(p) for p in paths]
-    kill_after = STREAM_LENGTH // 5
+    consumed = 0
     recovery: dict[str, float] = {}
-    results: list[FeatureResult] = []
     with restartable_server(model_base_path, PRODUCTION_BATCHING_FLAGS) as server:
-        server.start()
-        server.wait_ready()
+        channel = ChannelConfig(target=server.grpc_target)
 
         def restart() -> None:
             server.kill()
             killed_at = time.monotonic()
-            recovery["results_at_kill"] = len(results)
+            recovery["results_at_kill"] = consumed
             server.start()
             server.wait_ready()
             recovery["restart_s"] = time.monotonic() - killed_at
 
         restarter = threading.Thread(target=restart)
-        with _featurizer(server.grpc_target, DEFAULT_RETRY) as featurizer:
-            for result in featurizer.featurize(path_inputs(keys)):
-                results.append(result)
-                if len(results) == kill_after:
-                    restarter.start()
+
+        def kill_mid_stream(count: int) -> None:
+            nonlocal consumed
+            consumed = count
+            if count == STREAM_LENGTH // 5:
+                restarter.start()
+
+        server.start()  # not waited for: the client starts while the model is still loading
+        began = time.monotonic()
+        results = client.featurize(channel, path_inputs(keys), _config(), on_result=kill_mid_stream)
         restarter.join(timeout=180)
         outcome = audit(keys, results)
         _report(
-            "sigkill+restart",
+            f"{client} late start + sigkill/restart",
             inputs=outcome.inputs,
             outputs=outcome.outputs,
             lost=outcome.lost,
@@ -79,48 +88,55 @@ def test_sigkill_and_restart_mid_stream_loses_nothing(
             server_starts=server.starts,
             results_at_kill=recovery.get("results_at_kill"),
             recovery_s=round(recovery.get("restart_s", -1), 1),
+            stream_s=round(time.monotonic() - began, 1),
         )
         assert server.starts == 2
         assert recovery["results_at_kill"] < STREAM_LENGTH, "the kill must hit the stream"
-    assert outcome.lost == 0 and outcome.duplicated == 0 and not outcome.out_of_order
-    assert outcome.errors == []
+        assert outcome.lost == 0 and outcome.duplicated == 0 and not outcome.out_of_order
+        assert outcome.errors == []
 
+        def kill_for_good(count: int) -> None:
+            if count == 8:
+                server.kill()
 
-def test_server_not_up_yet_client_waits_within_its_retry_budget(
-    model_base_path: Path, tmp_path: Path
-) -> None:
-    paths = make_stream(tmp_path / "stream", car_photos(), 40)
-    keys = [str(p) for p in paths]
-    with restartable_server(model_base_path) as server:
-        server.start()  # not waited for: the client starts while the model is still loading
+        gone_keys = keys[:48]
+        policy = RetryPolicy(budget_s=NEVER_BACK_BUDGET_S)
+        config = FeaturizerConfig(batch_size=8, max_in_flight=2, retry=policy)
         began = time.monotonic()
-        with _featurizer(server.grpc_target, DEFAULT_RETRY) as featurizer:
-            results = list(featurizer.featurize(path_inputs(keys)))
-        _report("late server", inputs=len(keys), waited_s=round(time.monotonic() - began, 1))
-    outcome = audit(keys, results)
-    assert outcome.lost == 0 and not outcome.out_of_order and outcome.errors == []
+        gone = client.featurize(channel, path_inputs(gone_keys), config, on_result=kill_for_good)
+        elapsed_s = time.monotonic() - began
+    outcome = audit(gone_keys, gone)
+    codes = {r.code for r in gone}
+    _report(f"{client} server never back", codes=codes, elapsed_s=round(elapsed_s, 1))
+    assert outcome.lost == 0 and outcome.duplicated == 0 and not outcome.out_of_order
+    assert "RETRY_BUDGET_EXHAUSTED" in codes and codes <= {None, "RETRY_BUDGET_EXHAUSTED"}
+    # The budget plus a bound for busy shared cores; never a per-batch deadline each.
+    assert elapsed_s < NEVER_BACK_BUDGET_S + 20, elapsed_s
 
 
+@both_clients
 def test_network_drops_through_a_proxy_lose_nothing(
-    batching_server: ServerHandle, tmp_path: Path
+    client: FeaturizerClient, batching_server: ServerHandle, tmp_path: Path
 ) -> None:
-    paths = make_stream(tmp_path / "stream", car_photos(), 150)
+    paths = make_stream(tmp_path / "stream", car_photos(), STREAM_LENGTH)
     keys = [str(p) for p in paths]
     host, port = batching_server.grpc_target.rsplit(":", 1)
-    results: list[FeatureResult] = []
+
     with TcpProxy(host, int(port)) as proxy:
-        with _featurizer(proxy.target, DEFAULT_RETRY) as featurizer:
-            for result in featurizer.featurize(path_inputs(keys)):
-                results.append(result)
-                if len(results) in (30, 90):
-                    proxy.cut_all()
-                if len(results) == 60:
-                    proxy.refuse(True)
-                    proxy.cut_all()
-                    threading.Timer(1.0, proxy.refuse, args=(False,)).start()
+
+        def drop(count: int) -> None:
+            if count in (30, 90):
+                proxy.cut_all()
+            if count == 60:
+                proxy.refuse(True)
+                proxy.cut_all()
+                threading.Timer(1.0, proxy.refuse, args=(False,)).start()
+
+        channel = ChannelConfig(target=proxy.target)
+        results = client.featurize(channel, path_inputs(keys), _config(), on_result=drop)
         cut = proxy.connections_cut
     outcome = audit(keys, results)
-    _report("network drops", inputs=len(keys), connections_cut=cut, lost=outcome.lost)
+    _report(f"{client} network drops", inputs=len(keys), connections_cut=cut, lost=outcome.lost)
     assert cut >= 2, "the proxy must actually have cut live connections"
     assert outcome.lost == 0 and outcome.duplicated == 0 and not outcome.out_of_order
     assert outcome.errors == []
@@ -156,17 +172,17 @@ def slow_server() -> Iterator[tuple[str, _SlowPredictionService]]:
         server.stop(grace=None)
 
 
+@both_clients
 def test_slow_server_deadlines_fire_and_retries_are_bounded(
-    slow_server: tuple[str, _SlowPredictionService],
+    client: FeaturizerClient, slow_server: tuple[str, _SlowPredictionService]
 ) -> None:
     target, service = slow_server
     retry = RetryPolicy(max_attempts=3, initial_backoff_s=0.01, max_backoff_s=0.05)
     photo = car_photos()[0].read_bytes()
-    with (
-        _featurizer(target, retry, deadline_s=0.3) as featurizer,
-        pytest.raises(ClientError) as raised,
-    ):
-        featurizer.predict_with_retry([photo])
-    _report("slow server", attempts=service.calls, code=raised.value.code)
+    with pytest.raises(ClientError) as raised:
+        client.predict_with_retry(
+            ChannelConfig(target=target), _config(retry, deadline_s=0.3), [photo]
+        )
+    _report(f"{client} slow server", attempts=service.calls, code=raised.value.code)
     assert raised.value.code == "DEADLINE_EXCEEDED"
     assert service.calls == retry.max_attempts

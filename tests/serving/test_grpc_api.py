@@ -107,25 +107,10 @@ def _with_extra_input(images: list[bytes]) -> predict_pb2.PredictRequest:
 
 
 ERROR_CASES: dict[str, tuple[Callable[[list[bytes]], Any], grpc.StatusCode, str]] = {
-    "unknown model": (
-        lambda imgs: predict_request(string_tensor(imgs), model="no_such_model"),
-        grpc.StatusCode.NOT_FOUND,
-        "no_such_model",
-    ),
-    "unknown version": (
-        lambda imgs: predict_request(string_tensor(imgs), version=7),
-        grpc.StatusCode.NOT_FOUND,
-        "7",
-    ),
     "unknown label": (
         lambda imgs: predict_request(string_tensor(imgs), version_label="canary"),
         grpc.StatusCode.NOT_FOUND,
         "canary",
-    ),
-    "unknown signature": (  # TF Serving's predict_util.cc: FAILED_PRECONDITION, this text
-        lambda imgs: predict_request(string_tensor(imgs), signature="nope"),
-        grpc.StatusCode.FAILED_PRECONDITION,
-        '^Serving signature key "nope" not found\\.$',
     ),
     "undecodable image": (
         lambda imgs: predict_request(string_tensor([b"this is not a jpeg"])),
@@ -158,13 +143,6 @@ def test_bad_requests_get_their_status_code(case: str, stub: Any, jpeg_images: l
         stub.Predict(build(jpeg_images[:1]), timeout=TIMEOUT_S)
     assert raised.value.code() == code
     assert re.search(message, raised.value.details()), raised.value.details()
-
-
-def test_oversize_message_is_resource_exhausted(stub: Any) -> None:
-    too_big = [b"\0" * (65 * 1024 * 1024)]
-    with pytest.raises(grpc.RpcError) as raised:
-        stub.Predict(predict_request(string_tensor(too_big)), timeout=TIMEOUT_S)
-    assert raised.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
 def test_classify_is_unimplemented(stub: Any) -> None:
