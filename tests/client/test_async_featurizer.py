@@ -9,6 +9,7 @@ coroutine with ``asyncio.run``.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -192,7 +193,10 @@ def test_leaving_the_stream_early_cancels_the_batches_in_flight() -> None:
             results = featurizer.featurize(bytes_inputs(images(1000)))
             first = await anext(results)
             await results.aclose()
-            await asyncio.sleep(1.8)  # the server notices at the end of its delay
+            # The server notices a cancellation only at the end of its delay.
+            deadline = time.monotonic() + 30
+            while script.cancelled < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
             return first
 
     with scripted_server(script) as target:
