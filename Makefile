@@ -90,7 +90,7 @@ bench: install
 	$(PY) -m tests.benchmarks.run --output build/bench.json
 
 k8s-validate: install
-	$(PY) -m pytest -q tests/k8s
+	$(PY) -m pytest -q -p no:randomly tests/k8s
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache
