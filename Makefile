@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # package, installed once per machine (root), a no-op when it is already on PATH.
 BROWSER_PACKAGES := chromium fonts-dejavu-core
 
-.PHONY: install browser client-size test lint typecheck pytest serve demo bench protos k8s-validate clean
+.PHONY: install browser client-size test test-random test-isolated lint typecheck pytest serve demo bench protos k8s-validate clean
 
 install: $(VENV)/.installed
 
@@ -58,8 +58,21 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy export/inception_svm_export serving/inception_svm_serving client/inception_svm_client
 
+# The suite in file order; pytest-randomly (installed for test-random) is switched off so
+# that CI runs are reproducible.
 pytest: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:randomly $(PYTEST_ARGS)
+
+# Not part of `make test` (see README, Development): proofs that no test depends on another.
+# The whole suite shuffled by pytest-randomly; the seed is printed, `SEED=N` replays an order.
+test-random: install
+	@seed="$(SEED)"; seed="$${seed:-$$(( (RANDOM << 15) | RANDOM ))}"; \
+	echo "make test-random: seed $$seed (replay with: make test-random SEED=$$seed)"; \
+	$(PY) -m pytest -q -p randomly --randomly-seed="$$seed" $(PYTEST_ARGS)
+
+# Every test file alone in its own pytest process, 2 at a time (tests/run_isolated.py).
+test-isolated: install
+	$(PY) tests/run_isolated.py $(ISOLATED_ARGS)
 
 protos: install
 	$(PY) -m inception_svm_client.protos.build
@@ -78,7 +91,7 @@ bench: install
 	$(PY) -m tests.benchmarks.run --output build/bench.json
 
 k8s-validate: install
-	$(PY) -m pytest -q tests/k8s
+	$(PY) -m pytest -q -p no:randomly tests/k8s
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

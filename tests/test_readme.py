@@ -81,6 +81,7 @@ def readme_blocks(text: str) -> list[Block]:
 
 
 BLOCKS = [block for block in readme_blocks(README.read_text()) if block.language in RUNNABLE]
+RUN_BLOCKS = [block for block in BLOCKS if block.marker is None]
 
 
 def test_readme_has_runnable_blocks_and_every_marker_is_well_formed() -> None:
@@ -100,15 +101,38 @@ def test_readme_has_runnable_blocks_and_every_marker_is_well_formed() -> None:
             assert f"def {name}(" in test_file.read_text(), f"{block.id}: no test {target}"
 
 
+class ReadmeReader:
+    """A reader going down the README in one checkout: each runnable block runs once, in
+    README order, after every block above it (later blocks use what earlier ones built, e.g.
+    ``build/svm.onnx``). A test asking for a block first runs the blocks above it that have
+    not run yet, so each test passes or fails the same in any order and alone."""
+
+    def __init__(self, workdir: Path, server: ServerHandle) -> None:
+        self._workdir = workdir
+        self._server = server
+        self._results: dict[int, subprocess.CompletedProcess[str]] = {}
+
+    def read_down_to(self, block: Block) -> subprocess.CompletedProcess[str]:
+        for earlier in RUN_BLOCKS[: RUN_BLOCKS.index(block)]:
+            if self._run(earlier).returncode != 0:
+                pytest.fail(f"{block.id} not run: the block above it, {earlier.id}, failed")
+        return self._run(block)
+
+    def _run(self, block: Block) -> subprocess.CompletedProcess[str]:
+        if block.line not in self._results:
+            self._results[block.line] = _run_block(block, self._server, self._workdir)
+        return self._results[block.line]
+
+
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reader(tmp_path_factory: pytest.TempPathFactory, stand_in: ServerHandle) -> ReadmeReader:
     """A checkout as a reader has it: the repository's files and .venv, a fresh build/."""
     directory = tmp_path_factory.mktemp("readme")
     for name in (*_LINKED, ".venv"):
         source = REPO_ROOT / name
         if source.exists():
             (directory / name).symlink_to(source)
-    return directory
+    return ReadmeReader(directory, stand_in)
 
 
 def _addressed(code: str, server: ServerHandle) -> str:
@@ -116,11 +140,10 @@ def _addressed(code: str, server: ServerHandle) -> str:
     return code.replace("localhost:8500", server.grpc_target).replace("localhost:8501", rest)
 
 
-@pytest.mark.parametrize(
-    "block", [b for b in BLOCKS if b.marker is None], ids=lambda block: block.id
-)
-def test_readme_block_runs(block: Block, stand_in: ServerHandle, workdir: Path) -> None:
-    code = _addressed(block.code, stand_in)
+def _run_block(
+    block: Block, server: ServerHandle, workdir: Path
+) -> subprocess.CompletedProcess[str]:
+    code = _addressed(block.code, server)
     env = {
         **subprocess_env(),
         "PATH": f"{REPO_ROOT / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}",
@@ -129,7 +152,7 @@ def test_readme_block_runs(block: Block, stand_in: ServerHandle, workdir: Path) 
         command = ["bash", "-euo", "pipefail", "-c", code]
     else:
         command = [sys.executable, "-c", code]
-    result = subprocess.run(
+    return subprocess.run(
         command,
         cwd=workdir,
         env=env,
@@ -138,7 +161,12 @@ def test_readme_block_runs(block: Block, stand_in: ServerHandle, workdir: Path) 
         timeout=BLOCK_TIMEOUT_S,
         check=False,
     )
+
+
+@pytest.mark.parametrize("block", RUN_BLOCKS, ids=lambda block: block.id)
+def test_readme_block_runs(block: Block, reader: ReadmeReader) -> None:
+    result = reader.read_down_to(block)
     assert result.returncode == 0, (
-        f"{block.id} exited with {result.returncode}\n--- code\n{code}"
+        f"{block.id} exited with {result.returncode}\n--- code\n{block.code}"
         f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"
     )

@@ -48,6 +48,7 @@ from tests.serving_calls import (
 
 MIB = 1024 * 1024
 RSS_SETTLED_MIB = 150
+RSS_SETTLE_TIMEOUT_S = 30
 MAX_SIDE = 8192
 
 
@@ -75,6 +76,7 @@ class LegitCaller:
         self._request = predict_request(string_tensor([car_photos()[0].read_bytes()]))
         self._channel = grpc.insecure_channel(target)
         self._stop = threading.Event()
+        self._answered = threading.Condition()
         self.outcomes: list[tuple[Outcome, float]] = []
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -82,8 +84,18 @@ class LegitCaller:
         while not self._stop.is_set():
             started = time.monotonic()
             outcome = predict(self._channel, self._request, timeout_s=60)
-            self.outcomes.append((outcome, time.monotonic() - started))
+            with self._answered:
+                self.outcomes.append((outcome, time.monotonic() - started))
+                self._answered.notify_all()
             self._stop.wait(0.1)
+
+    def wait_for_a_new_call(self, timeout_s: float = 60) -> None:
+        """Until a call made from now on is answered: proof of service after an event."""
+        with self._answered:
+            # The call running now may have been sent before the event: wait for the next.
+            after = len(self.outcomes) + 1
+            answered = self._answered.wait_for(lambda: len(self.outcomes) > after, timeout_s)
+        assert answered, f"no legitimate call answered within {timeout_s:.0f} s"
 
     def __enter__(self) -> LegitCaller:
         self._thread.start()
@@ -137,8 +149,12 @@ def test_requests_cannot_exhaust_memory_and_memory_returns(model_base_path: Path
                         range(4),
                     )
                 )
-        time.sleep(1.0)  # the heap trim runs on its own thread once nothing is in flight
-        after = rss_bytes(pid)
+        # The heap trim runs on its own thread once nothing is in flight: RSS falls some
+        # time after the last answer, with no event to wait on.
+        settled = baseline + RSS_SETTLED_MIB * MIB
+        deadline = time.monotonic() + RSS_SETTLE_TIMEOUT_S
+        while (after := rss_bytes(pid)) >= settled and time.monotonic() < deadline:
+            time.sleep(0.2)
         latency = legit.check()
     assert too_many.code == grpc.StatusCode.INVALID_ARGUMENT
     assert "max_request_batch_size" in too_many.details and "1000" in too_many.details
@@ -198,7 +214,7 @@ def test_second_server_on_a_port_in_use_exits_2(model_base_path: Path) -> None:
         with LegitCaller(server.grpc_target) as legit:
             grpc_code, grpc_error = _second_server(grpc_port, free_port(), model_base_path)
             rest_code, rest_error = _second_server(free_port(), rest_port, model_base_path)
-            time.sleep(0.5)  # at least one legitimate call after the impostors are gone
+            legit.wait_for_a_new_call()  # served after the impostors are gone
         latency = legit.check()
         assert server.process.poll() is None
     assert grpc_code == 2 and f"127.0.0.1:{grpc_port}" in grpc_error, grpc_error
