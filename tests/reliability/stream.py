@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inception_svm_client.featurizer import FeatureResult
+from tests.paths import car_photos
 
 
 def make_stream(directory: Path, photos: Sequence[Path], count: int) -> list[Path]:
@@ -22,6 +23,12 @@ def make_stream(directory: Path, photos: Sequence[Path], count: int) -> list[Pat
         link.symlink_to(photos[index % len(photos)])
         paths.append(link)
     return paths
+
+
+def car_stream(directory: Path, count: int) -> list[str]:
+    """``count`` links to the bundled car photos under ``directory``, as the keys (path
+    strings) that the client's records and results name."""
+    return [str(p) for p in make_stream(directory, car_photos(), count)]
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,14 @@ from tests.harness import (
     running_server,
     subprocess_env,
 )
-from tests.paths import REPO_ROOT, car_photos
+from tests.paths import REPO_ROOT
 from tests.reliability.classify_process import (
     ClassifyProcess,
     audit_records,
     read_records,
     report,
 )
-from tests.reliability.stream import make_stream
+from tests.reliability.stream import car_stream
 
 STREAM = 48
 SMALL_BATCHES = ("--batch-size", "4")
@@ -64,7 +64,7 @@ def ensure_serving(server: ServerHandle) -> None:
 
 def stream_of(tmp_path: Path, count: int = STREAM) -> tuple[Path, list[str]]:
     directory = tmp_path / "stream"
-    return directory, [str(p) for p in make_stream(directory, car_photos(), count)]
+    return directory, car_stream(directory, count)
 
 
 def start_classify(

@@ -14,14 +14,13 @@ from pathlib import Path
 
 from inception_svm_client.commands.sharding import Shard
 from tests.harness import ServerHandle
-from tests.paths import car_photos
 from tests.reliability.classify_process import (
     ClassifyProcess,
     audit_records,
     read_records,
     report,
 )
-from tests.reliability.stream import make_stream
+from tests.reliability.stream import car_stream
 
 INPUTS = 48
 SMALL_BATCHES = ("--batch-size", "4")
@@ -29,7 +28,7 @@ SMALL_BATCHES = ("--batch-size", "4")
 
 def _inputs(tmp_path: Path) -> tuple[Path, list[str]]:
     directory = tmp_path / "inputs"
-    return directory, [str(p) for p in make_stream(directory, car_photos(), INPUTS)]
+    return directory, car_stream(directory, INPUTS)
 
 
 def _shard_run(

@@ -27,7 +27,7 @@ from tests.client.featurizer_clients import FeaturizerClient, both_clients
 from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle, restartable_server
 from tests.paths import car_photos
 from tests.reliability.proxy import TcpProxy
-from tests.reliability.stream import audit, make_stream
+from tests.reliability.stream import audit, car_stream
 
 STREAM_LENGTH = 120
 NEVER_BACK_BUDGET_S = 3.0
@@ -50,8 +50,7 @@ def test_late_start_sigkill_and_restart_then_never_back(
     three faults in turn: the client starts while the model is still loading and waits
     within its budget; a SIGKILL + restart mid-stream loses nothing; a server killed for good
     ends a stream with one record per input within the budget, not a deadline per batch."""
-    paths = make_stream(tmp_path / "stream", car_photos(), STREAM_LENGTH)
-    keys = [str(p) for p in paths]
+    keys = car_stream(tmp_path / "stream", STREAM_LENGTH)
     consumed = 0
     recovery: dict[str, float] = {}
     with restartable_server(model_base_path, PRODUCTION_BATCHING_FLAGS) as server:
@@ -118,8 +117,7 @@ def test_late_start_sigkill_and_restart_then_never_back(
 def test_network_drops_through_a_proxy_lose_nothing(
     client: FeaturizerClient, batching_server: ServerHandle, tmp_path: Path
 ) -> None:
-    paths = make_stream(tmp_path / "stream", car_photos(), STREAM_LENGTH)
-    keys = [str(p) for p in paths]
+    keys = car_stream(tmp_path / "stream", STREAM_LENGTH)
     host, port = batching_server.grpc_target.rsplit(":", 1)
 
     with TcpProxy(host, int(port)) as proxy:
