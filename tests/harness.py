@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inception_svm_client import contract
 from inception_svm_client.featurizer_config import TlsConfig
+from inception_svm_serving.config.options import load_monitoring_config
 from inception_svm_serving.launch import merge_flags
 from inception_svm_serving.process import (
     LOCALHOST,
@@ -31,7 +32,6 @@ from inception_svm_serving.process import (
     log_tail,
     stand_in_command,
 )
-from inception_svm_serving.server_config import load_monitoring_config
 from tests.paths import REPO_ROOT, SERVING_DIR
 
 __all__ = [

@@ -21,7 +21,7 @@ from pathlib import Path
 from inception_svm_client.cli import main as cli_main
 from inception_svm_client.commands import EXIT_USAGE
 from inception_svm_client.inputs import bundled_cars_dir, bundled_cat_photo
-from inception_svm_serving.process import ServerProcess, ServerStartError, launched_command
+from inception_svm_serving import ServerProcess, ServerStartError, launched_command
 
 READY_TIMEOUT_S = 300.0
 RANDOM_BANNER = """

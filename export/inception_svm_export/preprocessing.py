@@ -21,7 +21,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from inception_svm_export.architecture import IMAGE_SIZE
-from inception_svm_serving.image_headers import header_dimensions, is_jpeg
+from inception_svm_serving import header_dimensions, is_jpeg
 
 # 8192² ≈ 67 MP: larger than any camera photo worth classifying at 224², while a decoded
 # RGB image this size (~200 MB) still fits comfortably in a serving container.

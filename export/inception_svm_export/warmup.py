@@ -17,8 +17,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
-from inception_svm_serving.errors import ConfigError
-from inception_svm_serving.server_config import load_batching_parameters
+from inception_svm_serving import ConfigError, load_batching_parameters
 
 WARMUP_FILE = "tf_serving_warmup_requests"
 _WARMUP_PHOTOS = (

@@ -37,8 +37,9 @@ from inception_svm_client import wire
 from inception_svm_client.channel import create_channel
 from inception_svm_client.featurizer_config import ChannelConfig, ModelTarget, TlsConfig
 from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
+from inception_svm_serving._exceptions import ServerStartError
+from inception_svm_serving.config.options import load_model_config_file, load_ssl_config
 from inception_svm_serving.launch import REAL_SERVER, local_command, merge_flags
-from inception_svm_serving.server_config import load_model_config_file, load_ssl_config
 
 LOCALHOST = "127.0.0.1"
 TF_SERVING_DEFAULT_MODEL_NAME = "default"  # tensorflow_model_server's --model_name default
@@ -49,10 +50,6 @@ _STATUS_CALL_TIMEOUT_S = 2.0
 _KILLED_EXIT_S = 30.0
 _LOG_TAIL_CHARS = 4000
 _PR_SET_PDEATHSIG = 1
-
-
-class ServerStartError(RuntimeError):
-    """The server exited, or did not report its models AVAILABLE before the deadline."""
 
 
 def free_port(host: str = LOCALHOST) -> int:

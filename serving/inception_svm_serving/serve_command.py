@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from inception_svm_serving.flags import add_server_flags
+from inception_svm_serving.config.flags import add_server_flags
 
 EXIT_USAGE = 2
 
@@ -26,9 +26,9 @@ class ServeCommand:
         add_server_flags(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from inception_svm_serving.errors import ConfigError
-        from inception_svm_serving.flags import options_from_args
-        from inception_svm_serving.memory import prefer_system_allocator
+        from inception_svm_serving._exceptions import ConfigError
+        from inception_svm_serving.config.flags import options_from_args
+        from inception_svm_serving.core.memory import prefer_system_allocator
 
         prefer_system_allocator()  # before anything imports TensorFlow
         try:

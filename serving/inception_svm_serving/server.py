@@ -16,19 +16,19 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from inception_svm_serving.admission import Admission
-from inception_svm_serving.data_plane import DataPlane
-from inception_svm_serving.errors import ConfigError
-from inception_svm_serving.health import HealthState
-from inception_svm_serving.image_headers import encoded_image_sizes
-from inception_svm_serving.logs import log_event
-from inception_svm_serving.memory import HeapTrimmer
-from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.model_manager import ModelManager
-from inception_svm_serving.rest import RestApi
-from inception_svm_serving.rest_http import RestServer
-from inception_svm_serving.server_config import ServerOptions, SslOptions
-from inception_svm_serving.servicer import build_servicers
+from inception_svm_serving._exceptions import ConfigError
+from inception_svm_serving.config.options import ServerOptions, SslOptions
+from inception_svm_serving.core.admission import Admission
+from inception_svm_serving.core.data_plane import DataPlane
+from inception_svm_serving.core.image_headers import encoded_image_sizes
+from inception_svm_serving.core.memory import HeapTrimmer
+from inception_svm_serving.core.model_manager import ModelManager
+from inception_svm_serving.observability.logs import log_event
+from inception_svm_serving.observability.metrics import ServerMetrics
+from inception_svm_serving.protocol.grpc.health import HealthState
+from inception_svm_serving.protocol.grpc.servicer import build_servicers
+from inception_svm_serving.protocol.rest.http_server import RestServer
+from inception_svm_serving.protocol.rest.routes import RestApi
 
 _GRACE_S = 5.0
 

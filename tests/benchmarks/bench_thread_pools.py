@@ -51,8 +51,8 @@ def pool_sizes() -> tuple[int, ...]:
 def _one_setting(model_dir: Path, threads: int, min_seconds: float) -> float:
     """Images/s of ``predict_pixels`` at BATCH_SIZE on one core with pools of ``threads``."""
     from inception_svm_client.contract import PIXELS_INPUT, PIXELS_SIGNATURE
-    from inception_svm_serving.runtime import LoadedModel, session_config
-    from inception_svm_serving.server_config import SessionOptions
+    from inception_svm_serving.config.options import SessionOptions
+    from inception_svm_serving.core.runtime import LoadedModel, session_config
 
     pin_to_one_core()
     config = session_config(

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from inception_svm_serving.runtime import SERVE_TAG
+from inception_svm_serving.core.runtime import SERVE_TAG
 
 
 class FunctionModel:

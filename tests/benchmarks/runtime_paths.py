@@ -43,7 +43,7 @@ def _export(workdir: Path) -> Path:
 
 
 def compare(version_dir: Path, seconds: float) -> None:
-    from inception_svm_serving.runtime import LoadedModel
+    from inception_svm_serving.core.runtime import LoadedModel
     from tests.benchmarks.function_path import FunctionModel
 
     started = time.monotonic()

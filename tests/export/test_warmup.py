@@ -20,7 +20,7 @@ from inception_svm_export.warmup import (
     warmup_batch_sizes,
     write_warmup_requests,
 )
-from inception_svm_serving.server_config import load_batching_parameters
+from inception_svm_serving.config.options import load_batching_parameters
 from tests.paths import SERVING_DIR
 
 

@@ -309,7 +309,7 @@ def check_model_versions(rendered: Rendered) -> list[str]:
     flags = _server_flags(rendered)
     if "model_config_file" not in flags:
         return []
-    from inception_svm_serving.server_config import load_model_config_file  # imports TF protos
+    from inception_svm_serving.config.options import load_model_config_file  # imports TF protos
 
     config_data = config_map_data(rendered.objects, SERVING_CONFIGMAP_PREFIX) or {}
     source = config_map_data(rendered.objects, MODEL_SOURCE_CONFIGMAP) or {}

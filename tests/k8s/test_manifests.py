@@ -203,9 +203,9 @@ def test_every_documented_render_or_apply_command_renders() -> None:
 def test_stand_in_accepts_and_applies_every_overlay_flag(overlay: Accelerator) -> None:
     """The overlays' command lines (thread pools, GPU memory fraction, channel arguments)
     run unchanged on the stand-in too, and the thread pools reach the model's session."""
-    from inception_svm_serving.flags import options_from_args
-    from inception_svm_serving.runtime import session_config
-    from tests.serving.test_config import parse
+    from inception_svm_serving.config.flags import options_from_args
+    from inception_svm_serving.core.runtime import session_config
+    from tests.serving.config.test_flags import parse
 
     ref = serving_container(rendered_overlay(overlay).objects)
     assert ref is not None

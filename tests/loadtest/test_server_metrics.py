@@ -1,5 +1,6 @@
 """The client's reading of TF Serving's Prometheus text, checked against the exposition our
-stand-in really writes (``inception_svm_serving.metrics``, TF Serving's names and buckets)."""
+stand-in really writes (``inception_svm_serving.observability.metrics``, TF Serving's names
+and buckets)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from inception_svm_client.loadtest.server_metrics import (
     metrics_url,
     parse_exposition,
 )
-from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving.observability.metrics import ServerMetrics
 
 MODEL = "inception_v1"
 

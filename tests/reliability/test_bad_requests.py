@@ -16,7 +16,7 @@ import pytest
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 from inception_svm_client.contract import NUM_CLASSES
-from inception_svm_serving.server_config import load_batching_parameters
+from inception_svm_serving.config.options import load_batching_parameters
 from tests.harness import BATCHING_PARAMETERS, ServerHandle
 from tests.paths import car_photos
 from tests.reliability.bad_inputs import BAD_INPUTS, BadInput, Verdict

@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import numpy as np
 import pytest
 
-from inception_svm_serving.batching import BatchScheduler
-from inception_svm_serving.errors import InvalidArgument, Unavailable
-from inception_svm_serving.server_config import BatchingOptions
+from inception_svm_serving._exceptions import InvalidArgument, Unavailable
+from inception_svm_serving.config.options import BatchingOptions
+from inception_svm_serving.core.batching import BatchScheduler
 
 
 class RecordingRunner:

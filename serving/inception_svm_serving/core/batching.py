@@ -29,8 +29,8 @@ from typing import Protocol
 
 import numpy as np
 
-from inception_svm_serving.errors import InvalidArgument, Unavailable
-from inception_svm_serving.server_config import BatchingOptions
+from inception_svm_serving._exceptions import InvalidArgument, Unavailable
+from inception_svm_serving.config.options import BatchingOptions
 
 Arrays = Mapping[str, np.ndarray]
 Runner = Callable[[Arrays], dict[str, np.ndarray]]

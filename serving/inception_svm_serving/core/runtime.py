@@ -30,8 +30,8 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
-from inception_svm_serving.errors import Internal, InvalidArgument
-from inception_svm_serving.server_config import SessionOptions
+from inception_svm_serving._exceptions import Internal, InvalidArgument
+from inception_svm_serving.config.options import SessionOptions
 
 SERVE_TAG = "serve"
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"

@@ -17,7 +17,7 @@ from tensorflow_serving.apis import (
 )
 
 from inception_svm_client.contract import MODEL_NAME
-from inception_svm_serving.metrics import Histogram
+from inception_svm_serving.observability.metrics import Histogram
 from tests.harness import ServerHandle
 from tests.serving_calls import predict, predict_request, string_tensor
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from inception_svm_serving.server_config import ServerOptions
+    from inception_svm_serving.config.options import ServerOptions
 
 _TRUE = {"true", "1", "yes"}
 
@@ -103,8 +103,8 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> ServerOptions:
     """Namespace -> ServerOptions, reading the config files; raises ConfigError."""
-    from inception_svm_serving.errors import ConfigError
-    from inception_svm_serving.server_config import (
+    from inception_svm_serving._exceptions import ConfigError
+    from inception_svm_serving.config.options import (
         DEFAULT_MAX_MESSAGE_BYTES,
         ModelConfig,
         RequestLimits,

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_svm_serving.batching import BatchScheduler
-from inception_svm_serving.errors import NotFound, Unavailable
-from inception_svm_serving.logs import log_event
-from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.runtime import LoadedModel, session_config
-from inception_svm_serving.server_config import BatchingOptions, ModelConfig, SessionOptions
+from inception_svm_serving._exceptions import NotFound, Unavailable
+from inception_svm_serving.config.options import BatchingOptions, ModelConfig, SessionOptions
+from inception_svm_serving.core.batching import BatchScheduler
+from inception_svm_serving.core.runtime import LoadedModel, session_config
+from inception_svm_serving.observability.logs import log_event
+from inception_svm_serving.observability.metrics import ServerMetrics
 
 _UNLOAD_DRAIN_TIMEOUT_S = 60.0
 

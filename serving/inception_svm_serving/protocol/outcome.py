@@ -3,18 +3,18 @@
 TF Serving counts ``:tensorflow:serving:request_count`` by status and observes
 ``request_latency`` per API and entrypoint in its protocol handlers (the gRPC service
 implementation and the HTTP REST handler), not in the model code below them. The stand-in
-does the same: the gRPC wrapper in servicer.py and ``RestApi.handle`` in rest.py call these
-two functions and nothing below them touches the request metrics. errors.py only describes
-failures and maps them to statuses.
+does the same: the gRPC wrapper in grpc/servicer.py and ``RestApi.handle`` in rest/routes.py
+call these two functions and nothing below them touches the request metrics. _exceptions.py
+only describes failures and maps them to statuses.
 """
 
 from __future__ import annotations
 
 import time
 
-from inception_svm_serving.errors import Code, ServingError, as_serving_error
-from inception_svm_serving.logs import log_event
-from inception_svm_serving.metrics import ServerMetrics
+from inception_svm_serving._exceptions import Code, ServingError, as_serving_error
+from inception_svm_serving.observability.logs import log_event
+from inception_svm_serving.observability.metrics import ServerMetrics
 
 
 def request_succeeded(

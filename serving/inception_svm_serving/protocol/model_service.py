@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2
 
-from inception_svm_serving.data_plane import Metadata
-from inception_svm_serving.model_manager import VersionStatus
+from inception_svm_serving.core.data_plane import Metadata
+from inception_svm_serving.core.model_manager import VersionStatus
 
 _STATE_ENUM = {
     "START": get_model_status_pb2.ModelVersionStatus.START,

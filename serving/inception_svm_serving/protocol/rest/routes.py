@@ -1,9 +1,9 @@
-"""TF Serving's REST API on --rest_api_port: routing and JSON (HTTP plumbing: rest_http.py).
+"""TF Serving's REST API on --rest_api_port: routing and JSON (HTTP plumbing: http_server.py).
 
 Routes: ``GET /v1/models/NAME[/versions/N|/labels/L]`` (status), ``GET .../metadata``,
 ``POST ...:predict``, and the Prometheus path from --monitoring_config_file, which the real
 server also serves on its REST port. Errors use TF Serving's ``{"error": "..."}`` body with the
-HTTP status mapped in errors.py.
+HTTP status mapped in _exceptions.py.
 """
 
 from __future__ import annotations
@@ -15,13 +15,17 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import InvalidArgument, NotFound
-from inception_svm_serving.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
-from inception_svm_serving.model_service_responses import signature_def_map, status_response
-from inception_svm_serving.request_outcome import request_failed, request_succeeded
-from inception_svm_serving.rest_json import error_json, parse_predict_body, predict_response
-from inception_svm_serving.server_config import MonitoringOptions
+from inception_svm_serving._exceptions import InvalidArgument, NotFound
+from inception_svm_serving.config.options import MonitoringOptions
+from inception_svm_serving.core.data_plane import DataPlane, ModelRef
+from inception_svm_serving.observability.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
+from inception_svm_serving.protocol.model_service import signature_def_map, status_response
+from inception_svm_serving.protocol.outcome import request_failed, request_succeeded
+from inception_svm_serving.protocol.rest.json_codec import (
+    error_json,
+    parse_predict_body,
+    predict_response,
+)
 
 _ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"

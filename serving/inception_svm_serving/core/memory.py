@@ -18,7 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 
-from inception_svm_serving.logs import log_event
+from inception_svm_serving.observability.logs import log_event
 
 SYSTEM_ALLOCATOR_ENV = "TF_ONEDNN_USE_SYSTEM_ALLOCATOR"
 

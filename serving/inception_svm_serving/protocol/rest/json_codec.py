@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from inception_svm_serving.errors import InvalidArgument
-from inception_svm_serving.runtime import LoadedSignature, LoadedTensor
+from inception_svm_serving._exceptions import InvalidArgument
+from inception_svm_serving.core.runtime import LoadedSignature, LoadedTensor
 
 
 def _decode_strings(alias: str, value: Any) -> Any:

@@ -15,8 +15,8 @@ from typing import Any
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from inception_svm_serving.config_protos import BatchingParameters, MonitoringConfig, SSLConfig
-from inception_svm_serving.errors import ConfigError
+from inception_svm_serving._exceptions import ConfigError
+from inception_svm_serving.config.protos import BatchingParameters, MonitoringConfig, SSLConfig
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 

@@ -19,10 +19,10 @@ import numpy as np
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from inception_svm_client.contract import SERVING_SIGNATURE
-from inception_svm_serving.admission import Admission
-from inception_svm_serving.errors import FailedPrecondition, InvalidArgument
-from inception_svm_serving.model_manager import ModelManager, Servable, VersionStatus
-from inception_svm_serving.runtime import LoadedSignature, LoadedTensor
+from inception_svm_serving._exceptions import FailedPrecondition, InvalidArgument
+from inception_svm_serving.core.admission import Admission
+from inception_svm_serving.core.model_manager import ModelManager, Servable, VersionStatus
+from inception_svm_serving.core.runtime import LoadedSignature, LoadedTensor
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import InvalidArgument, Unimplemented
-from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.model_service_responses import metadata_response, status_response
-from inception_svm_serving.request_outcome import request_failed, request_succeeded
-from inception_svm_serving.tensor_serialization import array_to_tensor
+from inception_svm_serving._exceptions import InvalidArgument, Unimplemented
+from inception_svm_serving.core.data_plane import DataPlane, ModelRef
+from inception_svm_serving.observability.metrics import ServerMetrics
+from inception_svm_serving.protocol.grpc.tensor_serialization import array_to_tensor
+from inception_svm_serving.protocol.model_service import metadata_response, status_response
+from inception_svm_serving.protocol.outcome import request_failed, request_succeeded
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -55,7 +55,7 @@ def rpc(
     api: str, metrics: ServerMetrics, *, counted: bool = True
 ) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
     """The one gRPC boundary: ServingError -> status, anything else -> INTERNAL, and the
-    request metrics recorded once (request_outcome.py). ``counted`` False: TF Serving's gRPC
+    request metrics recorded once (protocol/outcome.py). ``counted`` False: TF Serving's gRPC
     service records request metrics for Predict, Classify and Regress only (not metadata,
     MultiInference or the ModelService), so readiness probes do not inflate them."""
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 
 from inception_svm_client.contract import IMAGES_INPUT, LOGITS_OUTPUT, MODEL_NAME, NUM_CLASSES
-from inception_svm_serving.admission import Admission
-from inception_svm_serving.data_plane import DataPlane, ModelRef
-from inception_svm_serving.errors import Code, as_serving_error
-from inception_svm_serving.image_headers import encoded_image_sizes
-from inception_svm_serving.metrics import ServerMetrics
-from inception_svm_serving.model_manager import ModelManager
-from inception_svm_serving.server_config import ModelConfig, RequestLimits
+from inception_svm_serving._exceptions import Code, as_serving_error
+from inception_svm_serving.config.options import ModelConfig, RequestLimits
+from inception_svm_serving.core.admission import Admission
+from inception_svm_serving.core.data_plane import DataPlane, ModelRef
+from inception_svm_serving.core.image_headers import encoded_image_sizes
+from inception_svm_serving.core.model_manager import ModelManager
+from inception_svm_serving.observability.metrics import ServerMetrics
 
 SWAP_DEADLINE_S = 120
 

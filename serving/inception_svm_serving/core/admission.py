@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 
-from inception_svm_serving.errors import InvalidArgument, ResourceExhausted
-from inception_svm_serving.server_config import RequestLimits
+from inception_svm_serving._exceptions import InvalidArgument, ResourceExhausted
+from inception_svm_serving.config.options import RequestLimits
 
 ImageSizes = Callable[[np.ndarray], list[tuple[int, int]]]  # (width, height) per element
 # Trim the heap once this much was decoded since the last trim: small requests (the normal

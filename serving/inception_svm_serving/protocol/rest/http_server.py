@@ -1,5 +1,5 @@
 """The REST port's HTTP/1.1 plumbing (stdlib ``http.server``), with every abuse limit in one
-place; routing and JSON live in rest.py.
+place; routing lives in routes.py, JSON in json_codec.py.
 
 - Body: read only up to a valid ``Content-Length`` (digits only; a negative, non-numeric or
   conflicting one is 400) or a bounded ``Transfer-Encoding: chunked`` stream; no length means
@@ -25,9 +25,10 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from inception_svm_serving.logs import log_event
-from inception_svm_serving.rest_json import error_json
-from inception_svm_serving.server_config import DEFAULT_MAX_MESSAGE_BYTES
+from inception_svm_serving._exceptions import HttpBodyError
+from inception_svm_serving.config.options import DEFAULT_MAX_MESSAGE_BYTES
+from inception_svm_serving.observability.logs import log_event
+from inception_svm_serving.protocol.rest.json_codec import error_json
 
 MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_BYTES  # the same cap as a gRPC message
 HEADER_TIMEOUT_S = 10.0
@@ -43,18 +44,11 @@ class Api(Protocol):
     def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]: ...
 
 
-class _HttpError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def _content_length(values: list[str]) -> int | None:
     if not values:
         return None
     if len(set(values)) != 1 or not _CONTENT_LENGTH.match(values[0].strip()):
-        raise _HttpError(HTTPStatus.BAD_REQUEST, f"invalid Content-Length: {values!r}")
+        raise HttpBodyError(HTTPStatus.BAD_REQUEST, f"invalid Content-Length: {values!r}")
     return int(values[0].strip())
 
 
@@ -64,20 +58,20 @@ def _read_chunked(rfile: io.BufferedIOBase, limit: int) -> bytes:
         line = rfile.readline(_CHUNK_LINE_BYTES)
         size_text = line.split(b";", 1)[0].strip()
         if not re.fullmatch(rb"[0-9A-Fa-f]{1,16}", size_text):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
+            raise HttpBodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body")
         size = int(size_text, 16)
         if size == 0:
             for _ in range(_MAX_TRAILERS):
                 if rfile.readline(_CHUNK_LINE_BYTES) in (b"\r\n", b"\n", b""):
                     return bytes(body)
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "too many trailer lines")
+            raise HttpBodyError(HTTPStatus.BAD_REQUEST, "too many trailer lines")
         if len(body) + size > limit:
-            raise _HttpError(
+            raise HttpBodyError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body exceeds {limit} bytes"
             )
         chunk = rfile.read(size)
         if len(chunk) != size or rfile.readline(_CHUNK_LINE_BYTES) not in (b"\r\n", b"\n"):
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "truncated chunked body")
+            raise HttpBodyError(HTTPStatus.BAD_REQUEST, "truncated chunked body")
         body += chunk
 
 
@@ -107,7 +101,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._deadline.cancel()  # headers are in; the body has the per-read timeout
         try:
             body = self._read_body()
-        except _HttpError as error:
+        except HttpBodyError as error:
             self.close_connection = True  # the rest of the stream cannot be trusted
             self._reply(int(error.status), "application/json", error_json(error.message))
             return
@@ -118,7 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = _content_length(self.headers.get_all("Content-Length") or [])
         if encoding:
             if [e.strip().lower() for e in encoding] != ["chunked"] or length is not None:
-                raise _HttpError(
+                raise HttpBodyError(
                     HTTPStatus.BAD_REQUEST,
                     "only Transfer-Encoding: chunked, without Content-Length, is supported",
                 )
@@ -126,13 +120,13 @@ class _Handler(BaseHTTPRequestHandler):
         if length is None or length == 0:
             return b""
         if length > MAX_BODY_BYTES:
-            raise _HttpError(
+            raise HttpBodyError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"request body of {length} bytes exceeds the limit of {MAX_BODY_BYTES}",
             )
         body = self.rfile.read(length)
         if len(body) != length:
-            raise _HttpError(HTTPStatus.BAD_REQUEST, "request body shorter than Content-Length")
+            raise HttpBodyError(HTTPStatus.BAD_REQUEST, "request body shorter than Content-Length")
         return body
 
     def _reply(self, status: int, content_type: str, payload: bytes) -> None:
