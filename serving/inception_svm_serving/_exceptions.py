@@ -21,7 +21,7 @@ Every layer below the protocol raises ``ServingError`` subclasses; the gRPC wrap
 (``protocol/grpc/servicer.py``) and the REST handler (``protocol/rest/routes.py``) convert them
 exactly once, so gRPC and REST always agree on the status of a failure. This module only
 describes failures: the request metrics are recorded at those two boundaries
-(``protocol/outcome.py``). API misuse inside the package (calling ``wait_ready()`` before
+(``protocol/_outcome.py``). API misuse inside the package (calling ``wait_ready()`` before
 ``start()``) stays a plain ``RuntimeError``/``ValueError``: it is a bug, not a failure to
 report. ``tests/serving/test_exceptions.py`` pins this tree.
 """

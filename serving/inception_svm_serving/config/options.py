@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from inception_svm_serving._exceptions import ConfigError
-from inception_svm_serving.config.protos import BatchingParameters, MonitoringConfig, SSLConfig
+from inception_svm_serving.config._protos import BatchingParameters, MonitoringConfig, SSLConfig
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 

@@ -2,7 +2,7 @@
 
 Only protocol work happens here: TensorProto <-> numpy with TF's own ``make_ndarray`` /
 ``make_tensor_proto`` (outputs in the form ``--enable_serialization_as_tensor_content`` picks,
-see ``tensor_serialization``), and one
+see ``_tensor_serialization``), and one
 wrapper that turns any error into its status code and records the request metrics.
 """
 
@@ -25,9 +25,9 @@ from tensorflow_serving.apis import (
 from inception_svm_serving._exceptions import InvalidArgument, Unimplemented
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
 from inception_svm_serving.observability.metrics import ServerMetrics
-from inception_svm_serving.protocol.grpc.tensor_serialization import array_to_tensor
-from inception_svm_serving.protocol.model_service import metadata_response, status_response
-from inception_svm_serving.protocol.outcome import request_failed, request_succeeded
+from inception_svm_serving.protocol._model_service import metadata_response, status_response
+from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
+from inception_svm_serving.protocol.grpc._tensor_serialization import array_to_tensor
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -55,7 +55,7 @@ def rpc(
     api: str, metrics: ServerMetrics, *, counted: bool = True
 ) -> Callable[[Handler[Any, Any]], Handler[Any, Any]]:
     """The one gRPC boundary: ServingError -> status, anything else -> INTERNAL, and the
-    request metrics recorded once (protocol/outcome.py). ``counted`` False: TF Serving's gRPC
+    request metrics recorded once (protocol/_outcome.py). ``counted`` False: TF Serving's gRPC
     service records request metrics for Predict, Classify and Regress only (not metadata,
     MultiInference or the ModelService), so readiness probes do not inflate them."""
 

@@ -1,5 +1,5 @@
 """The REST port's HTTP/1.1 plumbing (stdlib ``http.server``), with every abuse limit in one
-place; routing lives in routes.py, JSON in json_codec.py.
+place; routing lives in routes.py, JSON in _json_codec.py.
 
 - Body: read only up to a valid ``Content-Length`` (digits only; a negative, non-numeric or
   conflicting one is 400) or a bounded ``Transfer-Encoding: chunked`` stream; no length means
@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from inception_svm_serving._exceptions import HttpBodyError
 from inception_svm_serving.config.options import DEFAULT_MAX_MESSAGE_BYTES
 from inception_svm_serving.observability.logs import log_event
-from inception_svm_serving.protocol.rest.json_codec import error_json
+from inception_svm_serving.protocol.rest._json_codec import error_json
 
 MAX_BODY_BYTES = DEFAULT_MAX_MESSAGE_BYTES  # the same cap as a gRPC message
 HEADER_TIMEOUT_S = 10.0

@@ -19,9 +19,9 @@ from inception_svm_serving._exceptions import InvalidArgument, NotFound
 from inception_svm_serving.config.options import MonitoringOptions
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
 from inception_svm_serving.observability.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
-from inception_svm_serving.protocol.model_service import signature_def_map, status_response
-from inception_svm_serving.protocol.outcome import request_failed, request_succeeded
-from inception_svm_serving.protocol.rest.json_codec import (
+from inception_svm_serving.protocol._model_service import signature_def_map, status_response
+from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
+from inception_svm_serving.protocol.rest._json_codec import (
     error_json,
     parse_predict_body,
     predict_response,
