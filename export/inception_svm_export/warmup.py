@@ -17,6 +17,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from inception_svm_export.exceptions import WarmupError
 from inception_svm_serving.errors import ConfigError
 from inception_svm_serving.server_config import load_batching_parameters
 
@@ -31,10 +32,6 @@ _WARMUP_PHOTOS = (
 _FILLER_JPEG_QUALITY = 50
 # Without a batching file: one image and a small batch.
 DEFAULT_WARMUP_BATCH_SIZES: tuple[int, ...] = (1, len(_WARMUP_PHOTOS))
-
-
-class WarmupError(Exception):
-    """The batching file cannot be read, so the warmup shapes are unknown."""
 
 
 def warmup_batch_sizes(batching_parameters: Path | None) -> tuple[int, ...]:

@@ -14,7 +14,8 @@ import pytest
 
 from inception_svm_client.cli import main as cli_main
 from inception_svm_export.architecture import official_variables
-from inception_svm_export.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
+from inception_svm_export.exceptions import CheckpointError
 from inception_svm_export.random_checkpoint import random_weights, write_checkpoint
 from tests.harness import free_port
 from tests.local_http import serve_directory
