@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from inception_svm_export.architecture import official_variables
+from inception_svm_export.exceptions import CheckpointError
 
 HOW_TO_PROVIDE = (
     "download https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz "
@@ -28,10 +29,6 @@ HOW_TO_PROVIDE = (
 BOOKKEEPING_VARIABLES = frozenset({"global_step", "_CHECKPOINTABLE_OBJECT_GRAPH"})
 _DOWNLOAD_TIMEOUT_S = 60
 _CHUNK = 1 << 20
-
-
-class CheckpointError(Exception):
-    """The checkpoint cannot be used; the message says why and what to do."""
 
 
 def resolve_checkpoint(

@@ -21,6 +21,7 @@ from pathlib import Path
 from inception_svm_client.cli import main as cli_main
 from inception_svm_client.commands import EXIT_USAGE
 from inception_svm_client.inputs import bundled_cars_dir, bundled_cat_photo
+from inception_svm_export.exceptions import DemoError
 from inception_svm_serving import ServerProcess, ServerStartError, launched_command
 
 READY_TIMEOUT_S = 300.0
@@ -36,10 +37,6 @@ OFFLINE_HELP = """could not obtain the official checkpoint {checkpoint}
   - make demo WEIGHTS=random     (same pipeline, random weights, meaningless predictions)
   - make demo CHECKPOINT=/path/to/inception_v1_2016_08_28.tar.gz
                                  (a copy downloaded elsewhere from the URL above)"""
-
-
-class DemoError(RuntimeError):
-    pass
 
 
 def _child_env() -> dict[str, str]:

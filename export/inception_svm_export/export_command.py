@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from inception_svm_client.setting_error import worded
+from inception_svm_export.exceptions import ExportError
 from inception_svm_export.export_config import (
     DEFAULT_CACHE_DIR,
     OFFICIAL_CHECKPOINT_URL,
@@ -97,15 +98,13 @@ class ExportCommand:
 def export(config: ExportConfig) -> int:
     """Run one export, reporting progress on stderr and the version dir on stdout."""
     # Deferred so that `inception-svm --help` does not pay for importing TensorFlow.
-    from inception_svm_export.checkpoint import CheckpointError
-    from inception_svm_export.saved_model import ExportError, export_saved_model
-    from inception_svm_export.warmup import WarmupError
+    from inception_svm_export.saved_model import export_saved_model
 
     started = time.monotonic()
     print(f"exporting {config.checkpoint} -> {config.model_dir}", file=sys.stderr)
     try:
         version_dir = export_saved_model(config, report=lambda line: print(line, file=sys.stderr))
-    except (CheckpointError, ExportError, WarmupError) as error:
+    except ExportError as error:
         print(f"inception-svm export: {error}", file=sys.stderr)
         return EXIT_USAGE
     print(f"exported in {time.monotonic() - started:.1f} s", file=sys.stderr)

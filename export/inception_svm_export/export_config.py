@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from inception_svm_client.setting_error import SettingError
+from inception_svm_export.exceptions import ExportSettingError
 
 OFFICIAL_CHECKPOINT_URL = "https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz"
 DEFAULT_CACHE_DIR = Path("~/.cache/inception-svm").expanduser()
@@ -36,11 +36,13 @@ class ExportConfig:
 
     def __post_init__(self) -> None:
         if self.version is not None and self.version < 1:
-            raise SettingError("{version} must be a positive integer, got {got}", got=self.version)
+            raise ExportSettingError(
+                "{version} must be a positive integer, got {got}", got=self.version
+            )
         if self.sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", self.sha256):
-            raise SettingError("{sha256} must be 64 hex digits, got {got!r}", got=self.sha256)
+            raise ExportSettingError("{sha256} must be 64 hex digits, got {got!r}", got=self.sha256)
         if self.precision not in PRECISIONS:
-            raise SettingError(
+            raise ExportSettingError(
                 "unsupported {precision} {got!r}; expected one of {choices}",
                 got=self.precision,
                 choices=", ".join(PRECISIONS),

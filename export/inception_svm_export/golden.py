@@ -14,7 +14,7 @@ Tolerances, per input, relative to the input's largest |logit| (see ``Tolerance`
   bf16 model moves the logits, so a bf16 (or otherwise reduced-precision) variant served
   in place of an fp32 export fails.
 - bf16: 2 %. The bf16 export moves the largest logit by 0.6 % of its value
-  (``tests/export/test_bf16_precision.py``); 2 % is that with 3x headroom, still far below
+  (``tests/export/test_precision.py``); 2 % is that with 3x headroom, still far below
   what other weights or other preprocessing give (tens of percent).
 """
 

@@ -12,12 +12,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from inception_svm_export.exceptions import ManifestError
+
 MANIFEST_FILE = "SHA256SUMS"
 _CHUNK = 1 << 20
-
-
-class ManifestError(Exception):
-    """A file name that ``sha256sum -c`` could not read back unambiguously."""
 
 
 def file_sha256(path: Path) -> str:

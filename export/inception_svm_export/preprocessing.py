@@ -9,7 +9,7 @@ without allocating its pixels.
 Two faster variants of ``preprocess_image`` exist for JPEGs, neither used by the export
 (``make bench`` measures them; README, "Performance"): ``preprocess_image_crop_decode``
 decodes only the window the network sees and gives the very same pixels
-(tests/export/test_crop_decode.py proves it on every bundled photo and odd encodings);
+(tests/export/test_preprocessing.py proves it on every bundled photo and odd encodings);
 ``preprocess_image_dct_scaled`` also lets libjpeg downscale in the DCT domain, which changes
 the pixels and so the logits.
 """

@@ -39,10 +39,11 @@ from inception_svm_client.golden import ModelIdentity
 from inception_svm_export.architecture import IMAGE_SIZE
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
+from inception_svm_export.exceptions import VersionDirError
 from inception_svm_export.export_config import ExportConfig, Precision
 from inception_svm_export.golden import write_golden
 from inception_svm_export.imagenet_labels import LABELS_ASSET, write_labels
-from inception_svm_export.integrity import ManifestError, write_manifest
+from inception_svm_export.integrity import write_manifest
 from inception_svm_export.network import SUB_BATCH_SIZE, InceptionV1, in_sub_batches
 from inception_svm_export.precision import COMPUTE_DTYPES, stored_weights
 from inception_svm_export.preprocessing import (
@@ -61,10 +62,6 @@ METADATA_FILE = "export_metadata.json"
 # The signature returns this many classes per image (a client shows any K up to it): a
 # fixed K keeps every input batchable by TF Serving, which a scalar ``k`` input would not.
 IMAGENET_TOP_K = 10
-
-
-class ExportError(Exception):
-    """The export cannot be written (as opposed to a bad checkpoint)."""
 
 
 class InceptionV1Serving(tf.Module):
@@ -170,7 +167,7 @@ def export_saved_model(
     """
     version_dir = config.model_dir / str(config.version or next_version(config.model_dir))
     if version_dir.exists():  # before fetching or reading a checkpoint that would be wasted
-        raise ExportError(f"{version_dir} already exists; pick another --version")
+        raise VersionDirError(f"{version_dir} already exists; pick another --version")
     batch_sizes = warmup_batch_sizes(config.warmup_batching_parameters)
     checkpoint_path = resolve_checkpoint(
         config.checkpoint,
@@ -222,14 +219,11 @@ def export_saved_model(
             )
         )
         write_export_golden(staging, config, provenance, version=int(version_dir.name))
-        try:
-            manifest_digest = write_manifest(staging)
-        except ManifestError as error:
-            raise ExportError(str(error)) from None
+        manifest_digest = write_manifest(staging)
         try:
             staging.rename(version_dir)
         except OSError as error:
-            raise ExportError(f"cannot create {version_dir}: {error}") from None
+            raise VersionDirError(f"cannot create {version_dir}: {error}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     # The value to pin in the deployment (k8s: MODEL_MANIFEST_SHA256S in model-source).

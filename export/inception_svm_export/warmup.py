@@ -17,6 +17,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
+from inception_svm_export.exceptions import WarmupError
 from inception_svm_serving import ConfigError, load_batching_parameters
 
 WARMUP_FILE = "tf_serving_warmup_requests"
@@ -30,10 +31,6 @@ _WARMUP_PHOTOS = (
 _FILLER_JPEG_QUALITY = 50
 # Without a batching file: one image and a small batch.
 DEFAULT_WARMUP_BATCH_SIZES: tuple[int, ...] = (1, len(_WARMUP_PHOTOS))
-
-
-class WarmupError(Exception):
-    """The batching file cannot be read, so the warmup shapes are unknown."""
 
 
 def warmup_batch_sizes(batching_parameters: Path | None) -> tuple[int, ...]:

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import tarfile
-from pathlib import Path
-
-import pytest
-
-from inception_svm_export import provenance
 from inception_svm_export.imagenet_labels import imagenet_labels, imagenet_synsets
-from inception_svm_export.provenance import checkpoint_provenance
 
 # Known entries of TF-Slim's imagenet labels (create_readable_names_for_imagenet_labels).
 KNOWN = {
@@ -37,17 +30,3 @@ def test_synsets_are_sorted_by_wordnet_id() -> None:
     # Index in the 1001-class output = position among sorted synsets + 1 (background).
     assert synsets[282 - 1] == ("n02123045", "tabby, tabby cat")
     assert (wnids[0], wnids[-1]) == ("n01440764", "n15075141")
-
-
-def test_provenance_recognises_the_official_tarball_by_digest(
-    random_checkpoint_v1: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    tarball = tmp_path / "inception_v1_2016_08_28.tar.gz"
-    with tarfile.open(tarball, "w:gz") as archive:
-        archive.add(random_checkpoint_v1, arcname="inception_v1.ckpt")
-    other = checkpoint_provenance(str(tarball), "unused", cache_dir=tmp_path)
-    assert not other.official and other.describe().startswith("not the official")
-    monkeypatch.setattr(provenance, "OFFICIAL_TARBALL_SHA256", other.sha256)
-    official = checkpoint_provenance(str(tarball), "unused", cache_dir=tmp_path)
-    assert official.official and official.describe().startswith("official")
-    assert official.to_json()["sha256"] == other.sha256

@@ -13,10 +13,10 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
+from inception_svm_export.exceptions import WarmupError
 from inception_svm_export.warmup import (
     DEFAULT_WARMUP_BATCH_SIZES,
     WARMUP_FILE,
-    WarmupError,
     warmup_batch_sizes,
     write_warmup_requests,
 )

@@ -1,18 +1,20 @@
-"""Throwaway PKI for the TLS/mTLS tests, made with the ``openssl`` CLI.
+"""Throwaway PKI for the TLS/mTLS tests, made in-process with ``trustme``.
 
-Two independent CAs are generated: the trusted one signs the server and the legitimate
-client; the rogue one signs a client that must be refused. Certificates never leave the
-test's tmp dir, and the key contents are what the "no secrets in logs" check looks for.
+Two independent CAs: the trusted one signs the server (for ``localhost`` and 127.0.0.1) and
+the legitimate client; the rogue one signs a client that must be refused. The files never
+leave the test's tmp dir, and the key contents are what the "no secrets in logs" check looks
+for. trustme's ECDSA P-256 keys are what gRPC's BoringSSL and TF Serving accept.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-_DAYS = "2"
+import trustme
+
+# The client certificates' identity (a subjectAltName): servers check the CA, not the name.
+_CLIENT_IDENTITY = "client.inception-svm.test"
 
 
 @dataclass(frozen=True)
@@ -26,73 +28,28 @@ class TestPki:
     rogue_client_key: Path
 
 
-def openssl_available() -> bool:
-    return shutil.which("openssl") is not None
-
-
-def _openssl(*args: str, cwd: Path) -> None:
-    result = subprocess.run(
-        ["openssl", *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"openssl {' '.join(args)} failed:\n{result.stderr}")
-
-
-def _generate_key(key: Path) -> None:
-    """P-256 in PKCS#8 PEM: fast to make, and what gRPC's BoringSSL and TF Serving accept."""
-    _openssl(
-        "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key.name,
-        cwd=key.parent,
-    )  # fmt: skip
-
-
-def _make_ca(directory: Path, name: str) -> tuple[Path, Path]:
+def _write_leaf(leaf: trustme.LeafCert, directory: Path, name: str) -> tuple[Path, Path]:
+    """``name.key`` and ``name.crt`` (the leaf alone, as TF Serving's ssl_config expects)."""
     key, cert = directory / f"{name}.key", directory / f"{name}.crt"
-    _generate_key(key)
-    _openssl(
-        "req", "-x509", "-new", "-key", key.name, "-out", cert.name, "-days", _DAYS,
-        "-subj", f"/CN={name}", "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        cwd=directory,
-    )  # fmt: skip
-    return key, cert
-
-
-def _make_leaf(
-    directory: Path, name: str, ca: tuple[Path, Path], extensions: list[str]
-) -> tuple[Path, Path]:
-    key, cert, csr = directory / f"{name}.key", directory / f"{name}.crt", directory / f"{name}.csr"
-    ext_file = directory / f"{name}.ext"
-    ext_file.write_text("\n".join(extensions) + "\n")
-    _generate_key(key)
-    _openssl(
-        "req", "-new", "-key", key.name, "-out", csr.name, "-subj", f"/CN={name}", cwd=directory
-    )
-    ca_key, ca_cert = ca
-    _openssl(
-        "x509", "-req", "-in", csr.name, "-CA", str(ca_cert), "-CAkey", str(ca_key),
-        "-CAcreateserial", "-out", cert.name, "-days", _DAYS, "-extfile", ext_file.name,
-        cwd=directory,
-    )  # fmt: skip
+    leaf.private_key_pem.write_to_path(str(key))
+    leaf.cert_chain_pems[0].write_to_path(str(cert))
     return key, cert
 
 
 def make_test_pki(directory: Path) -> TestPki:
     directory.mkdir(parents=True, exist_ok=True)
-    ca = _make_ca(directory, "test-ca")
-    rogue_ca = _make_ca(directory, "rogue-ca")
-    server_key, server_cert = _make_leaf(
-        directory,
-        "server",
-        ca,
-        ["subjectAltName=DNS:localhost,IP:127.0.0.1", "extendedKeyUsage=serverAuth"],
+    ca, rogue_ca = trustme.CA(), trustme.CA()
+    ca_cert = directory / "test-ca.crt"
+    ca.cert_pem.write_to_path(str(ca_cert))
+    server_key, server_cert = _write_leaf(
+        ca.issue_cert("localhost", "127.0.0.1"), directory, "server"
     )
-    client_key, client_cert = _make_leaf(directory, "client", ca, ["extendedKeyUsage=clientAuth"])
-    rogue_key, rogue_cert = _make_leaf(
-        directory, "rogue-client", rogue_ca, ["extendedKeyUsage=clientAuth"]
+    client_key, client_cert = _write_leaf(ca.issue_cert(_CLIENT_IDENTITY), directory, "client")
+    rogue_key, rogue_cert = _write_leaf(
+        rogue_ca.issue_cert(_CLIENT_IDENTITY), directory, "rogue-client"
     )
     return TestPki(
-        ca_cert=ca[1],
+        ca_cert=ca_cert,
         server_cert=server_cert,
         server_key=server_key,
         client_cert=client_cert,

@@ -19,7 +19,7 @@ from inception_svm_client.svm import sha256_file
 from tests.harness import ServerHandle, running_server
 from tests.local_http import serve_directory
 from tests.paths import car_photos
-from tests.reliability.certs import TestPki, make_test_pki, openssl_available, ssl_config_text
+from tests.reliability.certs import TestPki, make_test_pki, ssl_config_text
 from tests.reliability.cli import jsonl_records, run_cli
 from tests.serving_calls import predict, predict_request, string_tensor
 from tests.svm_files import retagged_svm
@@ -88,8 +88,6 @@ def test_downloaded_checkpoint_with_wrong_sha256_is_refused(
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
-    if not openssl_available():
-        pytest.skip("openssl CLI not installed")
     return make_test_pki(tmp_path_factory.mktemp("pki"))
 
 

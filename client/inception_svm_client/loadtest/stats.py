@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+import numpy as np
 
 OK_STATUS = "OK"
 REPORTED_PERCENTILES: tuple[float, ...] = (50.0, 90.0, 95.0, 99.0)
@@ -93,29 +95,15 @@ class RunSummary:
         return 1000.0 * self.client_cpu_s / self.requests if self.requests else 0.0
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0..100) with linear interpolation between closest ranks.
-
-    Matches ``numpy.percentile``'s default method so numbers agree with any notebook a user
-    checks them in; written out because the runner's samples are already sorted once.
-    """
-    if not sorted_values:
-        raise ValueError("percentile of an empty sample")
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile must be within [0, 100], got {q}")
-    position = (len(sorted_values) - 1) * q / 100.0
-    lower = math.floor(position)
-    upper = min(lower + 1, len(sorted_values) - 1)
-    fraction = position - lower
-    low_value, high_value = sorted_values[lower], sorted_values[upper]
-    return low_value + (high_value - low_value) * fraction
-
-
 def summarize_latencies(latencies_s: Iterable[float]) -> LatencySummary | None:
     ordered = sorted(latencies_s)
     if not ordered:
         return None
-    p50, p90, p95, p99 = (percentile(ordered, q) for q in REPORTED_PERCENTILES)
+    # numpy's default ("linear") method, so the figures agree with any notebook a user
+    # checks them in.
+    p50, p90, p95, p99 = (
+        float(value) for value in np.percentile(ordered, REPORTED_PERCENTILES, method="linear")
+    )
     return LatencySummary(
         count=len(ordered),
         mean=math.fsum(ordered) / len(ordered),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +12,8 @@ import pytest
 
 from inception_svm_client.cli import main as cli_main
 from inception_svm_export.architecture import official_variables
-from inception_svm_export.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
+from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint
+from inception_svm_export.exceptions import CheckpointError
 from inception_svm_export.random_checkpoint import random_weights, write_checkpoint
 from tests.harness import free_port
 from tests.local_http import serve_directory
@@ -127,48 +126,3 @@ def test_offline_says_how_to_provide_a_checkpoint(
     message = _export_fails(url, tmp_path, capsys)
     assert "could not download" in message
     assert "--checkpoint PATH" in message
-
-
-def test_console_script_prints_one_line_not_a_traceback(tmp_path: Path) -> None:
-    script = Path(sys.executable).with_name("inception-svm")
-    result = subprocess.run(
-        [
-            *(str(script), "export", "--checkpoint", str(tmp_path / "missing.ckpt")),
-            *("--model-dir", str(tmp_path / "models")),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
-    assert "missing.ckpt not found" in result.stderr
-    assert not (tmp_path / "models").exists()
-
-
-def test_existing_version_is_never_overwritten(
-    random_checkpoint_v1: Path, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    existing = tmp_path / "models" / "3"
-    existing.mkdir(parents=True)
-    (existing / "saved_model.pb").write_bytes(b"the version being served")
-    argv = ["export", "--checkpoint", str(random_checkpoint_v1), "--version", "3"]
-    assert cli_main([*argv, "--model-dir", str(tmp_path / "models")]) == 2
-    assert "already exists" in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == ["3"]
-    assert (existing / "saved_model.pb").read_bytes() == b"the version being served"
-
-
-@pytest.mark.parametrize(
-    "flags, message",
-    [
-        (["--version", "0"], "--version must be a positive integer"),
-        (["--sha256", "abc"], "--sha256 must be 64 hex digits"),
-    ],
-)
-def test_bad_flags_are_usage_errors(
-    flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
-    assert cli_main(["export", "--model-dir", str(tmp_path / "m"), *flags]) == 2
-    assert message in capsys.readouterr().err
-    assert not (tmp_path / "m").exists()
