@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from inception_svm_client.setting_error import SettingError
+from inception_svm_client.exceptions import SettingError
 
 OFFICIAL_CHECKPOINT_URL = "https://download.tensorflow.org/models/inception_v1_2016_08_28.tar.gz"
 DEFAULT_CACHE_DIR = Path("~/.cache/inception-svm").expanduser()

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 
 from inception_svm_client import AsyncFeaturizer, FeatureResult, Featurizer
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError
 from inception_svm_client.inputs import bytes_inputs, path_inputs
-from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm._classifier import SvmClassifier
 from tests.client.featurizer_clients import run_async as run
 from tests.client.official_stub_server import Script, scripted_server
 from tests.client.test_featurizer import FAST_RETRY, images

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from inception_svm_client.batching import BatchAssembler
+from inception_svm_client.grpc._batching import BatchAssembler
 
 TICK_S = 0.05
 

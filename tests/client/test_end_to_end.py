@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from inception_svm_client.cli import main
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
-from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm._classifier import SvmClassifier
 from tests.harness import ServerHandle, free_port
 from tests.svm_files import retagged_svm
 
@@ -226,10 +226,10 @@ from pathlib import Path
 def loaded(roots):
     return sorted(m for m in sys.modules if m.split(".")[0] in roots)
 
-from inception_svm_client.featurizer_config import ChannelConfig
-from inception_svm_client.featurizer import Featurizer
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
-from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm._classifier import SvmClassifier
 
 folder, target, svm_path = sys.argv[1:]
 classifier = SvmClassifier.load(Path(svm_path))
@@ -263,7 +263,7 @@ def test_python_api_checks_the_svm_against_the_served_model(
     stand_in: ServerHandle, trained_svm: Path, bundled_photos: Path, tmp_path: Path
 ) -> None:
 
-    from inception_svm_client.errors import SignatureMismatchError
+    from inception_svm_client.exceptions import SignatureMismatchError
 
     classifier = SvmClassifier.load(str(trained_svm))  # str or Path
     photos = [str(p) for p in unlabeled(bundled_photos)[:2]]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
-from inception_svm_client.retry import should_retry, should_split
+from inception_svm_client.config import FeaturizerConfig, ModelTarget
+from inception_svm_client.exceptions import ClientError, ErrorCode, SignatureMismatchError
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc._retry import should_retry, should_split
 from tests.client.featurizer_clients import FeaturizerClient, both_clients
 from tests.client.official_stub_server import Script, scripted_server
 

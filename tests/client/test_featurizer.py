@@ -12,15 +12,15 @@ import grpc
 import numpy as np
 import pytest
 
-from inception_svm_client.errors import ClientError, SignatureMismatchError
-from inception_svm_client.featurizer_config import (
+from inception_svm_client.config import (
     ChannelConfig,
     FeaturizerConfig,
     RetryPolicy,
     TlsConfig,
 )
+from inception_svm_client.exceptions import ClientError, SignatureMismatchError
+from inception_svm_client.grpc._resolver import FeatureResult
 from inception_svm_client.inputs import ImageInput, bytes_inputs
-from inception_svm_client.resolver import FeatureResult
 from tests.client.featurizer_clients import FeaturizerClient, Paused, both_clients
 from tests.client.official_stub_server import (
     REJECTED_PREFIX,

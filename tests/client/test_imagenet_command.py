@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from inception_svm_client.cli import main
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.inputs import path_inputs
 from inception_svm_export.imagenet_labels import imagenet_labels
 from tests.harness import ServerHandle

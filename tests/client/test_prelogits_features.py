@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_client import wire
 from inception_svm_client.cli import main
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget
-from inception_svm_client.imagenet import imagenet_config
+from inception_svm_client.config import FeaturizerConfig, ModelTarget
+from inception_svm_client.exceptions import ClientError
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._imagenet import imagenet_config
 from inception_svm_client.protos import messages
-from inception_svm_client.svm import SvmClassifier
-from inception_svm_client.svm_metadata import SvmMetadata
+from inception_svm_client.svm._classifier import SvmClassifier
+from inception_svm_client.svm._metadata import SvmMetadata
 from tests.harness import ServerHandle
 from tests.paths import CARS_DIR, unlabeled_photos
 

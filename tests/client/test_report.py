@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_client.classify_report import PAGE_SIZE, render_report
 from inception_svm_client.records import ClassifyRecord
-from inception_svm_client.svm_metadata import FeaturizerInfo, SvmMetadata
+from inception_svm_client.report._classify import PAGE_SIZE, render_report
+from inception_svm_client.svm._metadata import FeaturizerInfo, SvmMetadata
 from tests.browser import dump_dom, screenshot
 from tests.paths import car_photos
 

@@ -8,10 +8,10 @@ import threading
 
 import pytest
 
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer_config import RetryPolicy
-from inception_svm_client.progress import Progress
-from inception_svm_client.retry import BudgetExhaustedError, RetryBudget, call_with_retry
+from inception_svm_client.commands._progress import Progress
+from inception_svm_client.config import RetryPolicy
+from inception_svm_client.exceptions import ClientError
+from inception_svm_client.grpc._retry import BudgetExhaustedError, RetryBudget, call_with_retry
 
 REFUSED = ClientError("UNAVAILABLE", "connection refused")
 

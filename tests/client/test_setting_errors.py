@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_client import featurizer_config
+from inception_svm_client import config
 from inception_svm_client.commands.options import FLAG_FOR_FIELD
-from inception_svm_client.featurizer_config import (
+from inception_svm_client.config import (
     ChannelConfig,
     FeaturizerConfig,
     ModelTarget,
     RetryPolicy,
     TlsConfig,
 )
+from inception_svm_client.exceptions import SettingError
 from inception_svm_client.loadtest import plan
 from inception_svm_client.loadtest.plan import Gates, LoadTestConfig, WindowPolicy
-from inception_svm_client.setting_error import SettingError
 from tests.client.test_cli import run_main
 
 
@@ -80,7 +80,7 @@ def _fields_named(module: object) -> set[str]:
     return fields
 
 
-@pytest.mark.parametrize("module", [featurizer_config, plan], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [config, plan], ids=lambda m: m.__name__)
 def test_every_field_a_config_names_has_a_flag(module: object) -> None:
     named = _fields_named(module)
     assert named, "the scan found no SettingError: it would pass vacuously"

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from inception_svm_client import svm, svm_metadata
-from inception_svm_client.errors import ClientError, SignatureMismatchError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
-from inception_svm_client.training import (
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
+from inception_svm_client.exceptions import ClientError, SignatureMismatchError
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.svm import _classifier as svm
+from inception_svm_client.svm import _metadata as svm_metadata
+from inception_svm_client.svm._training import (
     TrainingDataError,
     featurize_training_set,
     load_training_set,

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 
-from inception_svm_client import wire
-from inception_svm_client.featurizer_config import ModelTarget
+from inception_svm_client.config import ModelTarget
+from inception_svm_client.grpc import wire
 from inception_svm_client.protos import build, messages
 
 OUR_MESSAGES = [

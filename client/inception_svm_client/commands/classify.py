@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.classify_report import render_report
 from inception_svm_client.commands import (
     EXIT_BROKEN_PIPE,
     EXIT_OK,
@@ -23,13 +22,14 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
+from inception_svm_client.commands._interrupts import StopRequest, stop_on_signals
+from inception_svm_client.commands._progress import Progress
 from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
-from inception_svm_client.errors import ClientError, ErrorCode
-from inception_svm_client.featurizer import FeatureResult
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.grpc._featurizer import FeatureResult
+from inception_svm_client.grpc._retry import INTERRUPTED
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
-from inception_svm_client.interrupts import StopRequest, stop_on_signals
-from inception_svm_client.progress import Progress
 from inception_svm_client.records import (
     FORMATS,
     OK,
@@ -39,9 +39,9 @@ from inception_svm_client.records import (
     encode_path,
     recorded_paths,
 )
-from inception_svm_client.retry import INTERRUPTED
-from inception_svm_client.svm import SvmClassifier
-from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
+from inception_svm_client.report._classify import render_report
+from inception_svm_client.svm._classifier import SvmClassifier
+from inception_svm_client.svm._metadata import SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import FeatureResult, Featurizer
-from inception_svm_client.featurizer_config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
-from inception_svm_client.training import (
+from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError
+from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
+from inception_svm_client.svm._training import (
     TrainingDataError,
     describe_report,
     featurize_training_set,

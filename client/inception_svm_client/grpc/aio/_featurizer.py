@@ -22,12 +22,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 import grpc
 
-from inception_svm_client import wire
-from inception_svm_client.async_batcher import async_batches
-from inception_svm_client.channel import create_aio_channel
-from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
-from inception_svm_client.inputs import ImageInput
-from inception_svm_client.model_checks import (
+from inception_svm_client.exceptions import ClientError, ErrorCode, from_rpc_error
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._client_base import (
     BatchResponse,
     ModelClientBase,
     hint_probes,
@@ -35,8 +32,16 @@ from inception_svm_client.model_checks import (
     served_signature,
     timed_response,
 )
-from inception_svm_client.resolver import AsyncBatchResolver, FeatureResult, Features, not_sent
-from inception_svm_client.retry import RetryBudget, call_with_retry_async
+from inception_svm_client.grpc._resolver import (
+    AsyncBatchResolver,
+    FeatureResult,
+    Features,
+    not_sent,
+)
+from inception_svm_client.grpc._retry import RetryBudget, call_with_retry_async
+from inception_svm_client.grpc.aio._batcher import async_batches
+from inception_svm_client.grpc.channel import create_aio_channel
+from inception_svm_client.inputs import ImageInput
 
 if TYPE_CHECKING:
     pass

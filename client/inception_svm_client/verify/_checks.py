@@ -16,18 +16,18 @@ from typing import Any
 import grpc
 import numpy as np
 
-from inception_svm_client import wire
-from inception_svm_client.errors import (
+from inception_svm_client.exceptions import (
     ClientError,
     ErrorCode,
     SignatureMismatchError,
     from_rpc_error,
 )
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.golden import Golden, GoldenInput
-from inception_svm_client.imagenet import CAT_CLASSES, cat_top_k, is_official
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc._imagenet import CAT_CLASSES, cat_top_k, is_official
 from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
-from inception_svm_client.svm import SvmClassifier
+from inception_svm_client.svm._classifier import SvmClassifier
+from inception_svm_client.verify.golden import Golden, GoldenInput
 
 # The server cannot be reached at all: the run says nothing about what it serves.
 UNREACHABLE_CODES = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED})

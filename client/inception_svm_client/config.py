@@ -15,7 +15,7 @@ from inception_svm_client.contract import (
     MODEL_NAME,
     SERVING_SIGNATURE,
 )
-from inception_svm_client.setting_error import SettingError
+from inception_svm_client.exceptions import SettingError
 
 MIB = 1024 * 1024
 # TF Serving's own default gRPC limit is far above gRPC's 4 MiB; 64 MiB fits a batch of

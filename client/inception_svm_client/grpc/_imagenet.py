@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from inception_svm_client import wire
+from inception_svm_client.config import FeaturizerConfig
 from inception_svm_client.contract import (
     CHECKPOINT_OUTPUT,
     CLASS_NAMES_OUTPUT,
@@ -22,9 +22,9 @@ from inception_svm_client.contract import (
     IMAGENET_SIGNATURE,
     PROBABILITIES_OUTPUT,
 )
-from inception_svm_client.errors import ClientError, SignatureMismatchError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import FeaturizerConfig
+from inception_svm_client.exceptions import ClientError, SignatureMismatchError
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.inputs import bundled_cat_photo
 
 DEFAULT_TOP_K = 5

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from inception_svm_client.batching import BatchAssembler, Failure, Item
+from inception_svm_client.grpc._batching import BatchAssembler, Failure, Item
 
 T = TypeVar("T")
 _TICK_S = 0.05

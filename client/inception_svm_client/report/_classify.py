@@ -18,11 +18,11 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from inception_svm_client.imagenet import is_official
+from inception_svm_client.grpc._imagenet import is_official
 from inception_svm_client.records import ClassifyRecord, encode_path
-from inception_svm_client.report_chart import score_histogram_svg
-from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
-from inception_svm_client.thumbnails import INSTALL_HINT, pillow, thumbnail_data_uri
+from inception_svm_client.report._chart import score_histogram_svg
+from inception_svm_client.report._thumbnails import INSTALL_HINT, pillow, thumbnail_data_uri
+from inception_svm_client.svm._metadata import SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
-from inception_svm_client.batching import BatchAssembler, Failure, Item
+from inception_svm_client.grpc._batching import BatchAssembler, Failure, Item
 
 T = TypeVar("T")
 _POLL_S = 0.05

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from inception_svm_client.config import DEFAULT_FEATURES
 from inception_svm_client.contract import FEATURE_SIGNATURES
-from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
-from inception_svm_client.featurizer_config import DEFAULT_FEATURES
+from inception_svm_client.exceptions import ClientError, ErrorCode, SignatureMismatchError
 
 
 @dataclass(frozen=True)

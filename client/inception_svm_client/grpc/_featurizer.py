@@ -23,12 +23,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import grpc
 
-from inception_svm_client import wire
-from inception_svm_client.batcher import batches
-from inception_svm_client.channel import create_channel
-from inception_svm_client.errors import ClientError, ErrorCode, from_rpc_error
-from inception_svm_client.inputs import ImageInput
-from inception_svm_client.model_checks import (
+from inception_svm_client.exceptions import ClientError, ErrorCode, from_rpc_error
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._batcher import batches
+from inception_svm_client.grpc._client_base import (
     BatchResponse,
     ModelClientBase,
     check_signature,
@@ -38,8 +36,8 @@ from inception_svm_client.model_checks import (
     served_signature,
     timed_response,
 )
-from inception_svm_client.resolver import BatchResolver, FeatureResult, Features, not_sent
-from inception_svm_client.retry import (
+from inception_svm_client.grpc._resolver import BatchResolver, FeatureResult, Features, not_sent
+from inception_svm_client.grpc._retry import (
     RETRYABLE_CODES,
     InterruptedCall,
     RetryBudget,
@@ -48,6 +46,8 @@ from inception_svm_client.retry import (
     should_retry,
     should_split,
 )
+from inception_svm_client.grpc.channel import create_channel
+from inception_svm_client.inputs import ImageInput
 
 if TYPE_CHECKING:
     pass

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inception_svm_client.errors import UNREADABLE, ClientError
-from inception_svm_client.inputs import ImageInput
-from inception_svm_client.retry import (
+from inception_svm_client.exceptions import UNREADABLE, ClientError
+from inception_svm_client.grpc._retry import (
     RetryBudget,
     call_with_retry,
     call_with_retry_async,
     should_split,
 )
+from inception_svm_client.inputs import ImageInput
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ are converted into it."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from string import Formatter
 
 import grpc
 
@@ -153,3 +155,31 @@ def from_rpc_error(error: grpc.RpcError, what: str) -> ClientError:
             f"{details} (check --tls-ca, --tls-cert/--tls-key and --tls-server-name)",
         )
     return ClientError(ErrorCode.from_status(status), details)
+
+
+class SettingError(ValueError):
+    """A config value that cannot be used; ``str()`` names the fields.
+
+    ``template`` is a ``str.format`` pattern: ``{name}`` is filled from ``values`` (what the
+    caller gave, never parsed as a pattern itself), any other ``{field}`` is a setting, named
+    by ``worded``. ``fields`` lists those settings in order of mention."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template = template
+        self.values = values
+        self.fields = tuple(
+            name for _, name, _, _ in Formatter().parse(template) if name and name not in values
+        )
+        super().__init__(self.worded({}))
+
+    def worded(self, names: Mapping[str, str]) -> str:
+        """The message with each field renamed by ``names`` (kept as is when absent)."""
+        return self.template.format(
+            **{field: names.get(field, field) for field in self.fields}, **self.values
+        )
+
+
+def worded(error: ValueError, names: Mapping[str, str]) -> str:
+    """Any ValueError's message, a SettingError's with its fields renamed by ``names``: what
+    a front end prints for a config it refused."""
+    return error.worded(names) if isinstance(error, SettingError) else str(error)

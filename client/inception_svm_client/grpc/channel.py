@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import grpc
 
-from inception_svm_client.errors import ClientError, ErrorCode
-from inception_svm_client.featurizer_config import ChannelConfig, TlsConfig
+from inception_svm_client.config import ChannelConfig, TlsConfig
+from inception_svm_client.exceptions import ClientError, ErrorCode
 
 
 def resolve_target(target: str) -> str:

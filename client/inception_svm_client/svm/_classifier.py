@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inception_svm_client.errors import ClientError, ErrorCode, SignatureMismatchError
-from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
+from inception_svm_client.exceptions import ClientError, ErrorCode, SignatureMismatchError
+from inception_svm_client.svm._metadata import SvmMetadata, TrainingReport
 
 if TYPE_CHECKING:
-    from inception_svm_client.async_featurizer import AsyncFeaturizer
-    from inception_svm_client.featurizer import Featurizer
-    from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+    from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+    from inception_svm_client.grpc._featurizer import Featurizer
+    from inception_svm_client.grpc.aio._featurizer import AsyncFeaturizer
 
 ONNX_INPUT_NAME = "features"
 DEFAULT_C = 1.0
@@ -159,7 +159,7 @@ class SvmClassifier:
         """A Featurizer bound to this SVM: it refuses another model or signature, pins the
         model version the SVM was trained on and checks every response (the same checks
         the ``classify`` command relies on)."""
-        from inception_svm_client.featurizer import Featurizer
+        from inception_svm_client.grpc._featurizer import Featurizer
 
         return Featurizer.connect(channel_config, config, svm=self.metadata, on_outage=on_outage)
 
@@ -170,7 +170,7 @@ class SvmClassifier:
         on_outage: Callable[[ClientError], None] | None = None,
     ) -> AsyncFeaturizer:
         """``connect`` for asyncio services (call it inside the running event loop)."""
-        from inception_svm_client.async_featurizer import AsyncFeaturizer
+        from inception_svm_client.grpc.aio._featurizer import AsyncFeaturizer
 
         return AsyncFeaturizer.connect(
             channel_config, config, svm=self.metadata, on_outage=on_outage

@@ -16,8 +16,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from inception_svm_client.errors import ClientError, ErrorCode
-from inception_svm_client.featurizer_config import RetryPolicy
+from inception_svm_client.config import RetryPolicy
+from inception_svm_client.exceptions import ClientError, ErrorCode
 
 T = TypeVar("T")
 INTERRUPTED = ErrorCode.INTERRUPTED

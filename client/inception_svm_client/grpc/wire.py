@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from inception_svm_client.featurizer_config import ModelTarget
+from inception_svm_client.config import ModelTarget
 from inception_svm_client.protos import messages
 
 DT_INVALID = 0

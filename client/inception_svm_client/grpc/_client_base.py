@@ -15,21 +15,21 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
-from inception_svm_client import wire
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, ModelTarget
 from inception_svm_client.contract import MODEL_NAME
-from inception_svm_client.errors import (
+from inception_svm_client.exceptions import (
     BAD_RESPONSE,
     MODEL_VERSION_MISMATCH,
     ClientError,
     SignatureMismatchError,
 )
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, ModelTarget
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._resolver import Features
+from inception_svm_client.grpc._retry import RetryBudget
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
-from inception_svm_client.resolver import Features
-from inception_svm_client.retry import RetryBudget
 
 if TYPE_CHECKING:
-    from inception_svm_client.svm_metadata import SvmMetadata
+    from inception_svm_client.svm._metadata import SvmMetadata
 
 # The model names a server is usually started with: ours and TF Serving's own default.
 USUAL_MODEL_NAMES = (MODEL_NAME, "default")
