@@ -26,16 +26,14 @@ from inception_svm_client.commands._interrupts import StopRequest, stop_on_signa
 from inception_svm_client.commands._progress import Progress
 from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.exceptions import ClientError, ErrorCode, ResumeError
 from inception_svm_client.grpc._featurizer import FeatureResult
-from inception_svm_client.grpc._retry import INTERRUPTED
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
 from inception_svm_client.records import (
     FORMATS,
     OK,
     ClassifyRecord,
     RecordWriter,
-    ResumeError,
     encode_path,
     recorded_paths,
 )
@@ -197,7 +195,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         featurizer_config = config.featurizer_for(classifier.metadata)
         training = _load_training_report(config.training_report_path)
         out, done = _open_output(config, stdout)
-    except (ClientError, ResumeError) as error:
+    except ClientError as error:
         _log.error("%s", getattr(error, "details", error))
         return EXIT_USAGE
     tally = Tally()
@@ -300,7 +298,7 @@ def _run(
                 config.sources, stdin=stdin, max_bytes=config.max_image_bytes, skip=skip
             )
             for result in featurizer.featurize(inputs, stop.event):
-                if result.code == INTERRUPTED:
+                if result.code == ErrorCode.INTERRUPTED:
                     tally.interrupted += 1
                     continue
                 record = to_record(result, classifier)

@@ -17,10 +17,9 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
-from inception_svm_client.exceptions import ClientError
+from inception_svm_client.exceptions import ClientError, TrainingDataError
 from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
 from inception_svm_client.svm._training import (
-    TrainingDataError,
     describe_report,
     featurize_training_set,
     load_training_set,

@@ -18,9 +18,8 @@ import numpy as np
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig, ModelTarget
 from inception_svm_client.contract import MODEL_NAME
 from inception_svm_client.exceptions import (
-    BAD_RESPONSE,
-    MODEL_VERSION_MISMATCH,
     ClientError,
+    ErrorCode,
     SignatureMismatchError,
 )
 from inception_svm_client.grpc import wire
@@ -103,7 +102,7 @@ def served_signature(
     except wire.MissingSignatureError as error:
         raise SignatureMismatchError(str(error)) from error
     except ValueError as error:  # unparseable, as for Predict
-        raise ClientError(BAD_RESPONSE, str(error)) from error
+        raise ClientError(ErrorCode.BAD_RESPONSE, str(error)) from error
     dim = check_signature(signature, config)
     if expected_feature_dim is not None and dim != expected_feature_dim:
         raise SignatureMismatchError(
@@ -168,7 +167,7 @@ def timed_response(
     try:
         output = decode(data, batch_size)
     except ValueError as error:
-        raise ClientError(BAD_RESPONSE, str(error)) from error
+        raise ClientError(ErrorCode.BAD_RESPONSE, str(error)) from error
     return BatchResponse(
         features=output.logits,
         encode_s=encoded - started,
@@ -187,11 +186,11 @@ def checked_features(
     features of another model."""
     where = f"model {response.model_name or spec.model_name!r} version {response.model_version}"
     if response.model_name and response.model_name != spec.model_name:
-        raise ClientError(BAD_RESPONSE, f"asked {spec.model_name!r}, {where} answered")
+        raise ClientError(ErrorCode.BAD_RESPONSE, f"asked {spec.model_name!r}, {where} answered")
     expected = expected_feature_dim
     if expected is not None and response.features.shape[1] != expected:
         raise ClientError(
-            BAD_RESPONSE,
+            ErrorCode.BAD_RESPONSE,
             f"{where} answered {response.features.shape[1]} features, the SVM expects {expected}",
         )
     if (
@@ -200,7 +199,7 @@ def checked_features(
         and response.model_version != spec.version
     ):
         raise ClientError(
-            MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
+            ErrorCode.MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
         )
     return Features(response.features, response.model_version)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import grpc
 
-from inception_svm_client.exceptions import ClientError, ErrorCode, from_rpc_error
+from inception_svm_client.exceptions import ClientError, ErrorCode, InterruptedCall, from_rpc_error
 from inception_svm_client.grpc import wire
 from inception_svm_client.grpc._batcher import batches
 from inception_svm_client.grpc._client_base import (
@@ -39,7 +39,6 @@ from inception_svm_client.grpc._client_base import (
 from inception_svm_client.grpc._resolver import BatchResolver, FeatureResult, Features, not_sent
 from inception_svm_client.grpc._retry import (
     RETRYABLE_CODES,
-    InterruptedCall,
     RetryBudget,
     call_with_retry,
     is_oversize,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from inception_svm_client.exceptions import UNREADABLE, ClientError
+from inception_svm_client.exceptions import ClientError, ErrorCode
 from inception_svm_client.grpc._retry import (
     RetryBudget,
     call_with_retry,
@@ -56,7 +56,7 @@ AsyncSend = Callable[[Sequence[bytes], float, bool], Awaitable[Features]]
 def not_sent(batch: Sequence[ImageInput], error: ClientError) -> list[FeatureResult]:
     """Outcomes for a batch that will not be sent (the budget ran out before its turn)."""
     return [
-        FeatureResult(item.key, None, item.error or "no data", UNREADABLE)
+        FeatureResult(item.key, None, item.error or "no data", ErrorCode.UNREADABLE)
         if item.data is None and item.loader is None
         else FeatureResult(item.key, None, f"not sent: {error.details}", error.code)
         for item in batch
@@ -82,7 +82,9 @@ def results_for(batch: Sequence[ImageInput], outcomes: Sequence[Outcome]) -> lis
     results = []
     for item in batch:
         if item.data is None:
-            results.append(FeatureResult(item.key, None, item.error or "no data", UNREADABLE))
+            results.append(
+                FeatureResult(item.key, None, item.error or "no data", ErrorCode.UNREADABLE)
+            )
             continue
         outcome = next(remaining)
         if isinstance(outcome, ClientError):

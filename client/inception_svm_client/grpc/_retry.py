@@ -17,10 +17,14 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from inception_svm_client.config import RetryPolicy
-from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.exceptions import (
+    BudgetExhaustedError,
+    ClientError,
+    ErrorCode,
+    InterruptedCall,
+)
 
 T = TypeVar("T")
-INTERRUPTED = ErrorCode.INTERRUPTED
 RETRYABLE_CODES = frozenset(
     {ErrorCode.UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED, ErrorCode.RESOURCE_EXHAUSTED}
 )
@@ -38,20 +42,6 @@ def should_split(error: ClientError) -> bool:
 
 def should_retry(error: ClientError) -> bool:
     return error.code in RETRYABLE_CODES and not is_oversize(error)
-
-
-class BudgetExhaustedError(ClientError):
-    """Retries ran out of time; ``cause`` is the first failure of the outage (the useful
-    diagnostic: "connection refused" says more than the DEADLINE_EXCEEDED of a later
-    wait-for-ready attempt)."""
-
-    def __init__(self, budget_s: float, cause: ClientError) -> None:
-        super().__init__(
-            ErrorCode.RETRY_BUDGET_EXHAUSTED,
-            f"retry budget of {budget_s:g} s exhausted; first failure {cause.code}: "
-            f"{cause.details}",
-        )
-        self.cause = cause
 
 
 class RetryBudget:
@@ -126,11 +116,6 @@ class RetryBudget:
     def may_attempt(self, attempt: int) -> bool:
         limit = self.policy.max_attempts
         return limit is None or attempt < limit
-
-
-class InterruptedCall(ClientError):
-    def __init__(self) -> None:
-        super().__init__(INTERRUPTED, "interrupted before the server answered")
 
 
 # (timeout_s, wait_for_ready) -> result; raises ClientError.

@@ -14,6 +14,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from inception_svm_client.config import ModelTarget
+from inception_svm_client.exceptions import MissingSignatureError, WireError
 from inception_svm_client.protos import messages
 
 DT_INVALID = 0
@@ -48,15 +49,6 @@ _VAL_FIELDS: dict[int, str] = {
     DT_INT64: "int64_val",
     DT_BOOL: "bool_val",
 }
-
-
-class WireError(ValueError):
-    """A message that does not hold what the TF Serving API promises."""
-
-
-class MissingSignatureError(WireError):
-    """A well-formed metadata reply without the asked signature: the model is the wrong one
-    for this client, as opposed to a reply that cannot be decoded at all."""
 
 
 def dtype_name(dtype: int) -> str:

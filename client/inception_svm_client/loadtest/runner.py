@@ -21,7 +21,7 @@ from typing import Any
 import grpc
 
 from inception_svm_client.config import FeaturizerConfig, ModelTarget, RetryPolicy
-from inception_svm_client.exceptions import BAD_RESPONSE, ErrorCode, status_code
+from inception_svm_client.exceptions import ErrorCode, status_code
 from inception_svm_client.grpc import wire
 from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.grpc.channel import create_channel
@@ -173,7 +173,7 @@ def response_status(data: bytes, batch_size: int, output_name: str) -> str:
     try:
         wire.decode_logits(data, output_name, batch_size)
     except ValueError:
-        return BAD_RESPONSE
+        return ErrorCode.BAD_RESPONSE
     return OK_STATUS
 
 

@@ -13,15 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
+from inception_svm_client.exceptions import TrainingDataError
 from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
 from inception_svm_client.grpc._imagenet import served_weights
 from inception_svm_client.inputs import labeled_folders, read_image
 from inception_svm_client.svm import _classifier as svm
 from inception_svm_client.svm import _metadata as svm_metadata
-
-
-class TrainingDataError(ValueError):
-    """The training set cannot be used; the message lists every problem found."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from inception_svm_client.exceptions import (
     ClientError,
     ErrorCode,
     SignatureMismatchError,
+    VerifyAborted,
     from_rpc_error,
 )
 from inception_svm_client.grpc import wire
@@ -42,14 +43,6 @@ class Check:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail}
-
-
-class VerifyAborted(Exception):
-    """The server could not be asked; carries the client error that said so."""
-
-    def __init__(self, error: ClientError) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _abort_if_unreachable(error: ClientError) -> None:

@@ -19,13 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from inception_svm_client.exceptions import GoldenError
+
 GOLDEN_FILE = "inception_svm_golden.json"
 ASSETS_EXTRA = "assets.extra"
 FORMAT_VERSION = 1
-
-
-class GoldenError(ValueError):
-    """A golden file that cannot be found, read or trusted."""
 
 
 @dataclass(frozen=True)
@@ -120,8 +118,6 @@ class Golden:
                 tolerance=Tolerance(**document["tolerance"]),
                 inputs=inputs,
             )
-        except GoldenError:
-            raise
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise GoldenError(
                 f"{source}: not a golden file ({type(error).__name__}: {error})"
