@@ -176,7 +176,7 @@ def test_unreachable_server_exits_2(
 def test_svm_for_another_feature_size_is_refused(
     stand_in: ServerHandle, bundled_photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tests.client.test_svm import fitted_onnx
+    from tests.client.svm.test_classifier import fitted_onnx
 
     svm_path = tmp_path / "svm1000.onnx"
     svm_path.write_bytes(fitted_onnx(feature_dim=1000, classes=2)[1])

@@ -1,8 +1,8 @@
 """What only the AsyncFeaturizer has: leaving or cancelling the stream cancels the calls in
 flight, lazy inputs read off the event loop (bit-equal to the thread-based client), and
 ``SvmClassifier.connect_async``. Every behaviour the two clients share is checked for both
-in test_featurizer.py. pytest has no asyncio plugin here: each test runs its coroutine with
-``run_async``.
+in tests/client/grpc/test_featurizer.py. pytest has no asyncio plugin here: each test runs
+its coroutine with ``run_async``.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from inception_svm_client.exceptions import ClientError
 from inception_svm_client.inputs import bytes_inputs, path_inputs
 from inception_svm_client.svm._classifier import SvmClassifier
 from tests.client.featurizer_clients import run_async as run
+from tests.client.grpc.test_featurizer import FAST_RETRY, images
 from tests.client.official_stub_server import Script, scripted_server
-from tests.client.test_featurizer import FAST_RETRY, images
 from tests.harness import ServerHandle
 from tests.paths import CARS_DIR
 

@@ -2,7 +2,7 @@
 both clients (``Featurizer`` and ``AsyncFeaturizer``, see featurizer_clients.py): they
 share encoding, retry schedule, bisection and checks, so a test failing for one client only
 is a bug in how that client waits. What only the asyncio client has (cancellation, its SVM
-binding) is in test_async_featurizer.py."""
+binding) is in grpc/aio/test_featurizer.py."""
 
 from __future__ import annotations
 
