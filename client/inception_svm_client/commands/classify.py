@@ -23,7 +23,7 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.commands._interrupts import StopRequest, stop_on_signals
-from inception_svm_client.commands._progress import Progress
+from inception_svm_client.commands._progress import InputsProgress
 from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
 from inception_svm_client.exceptions import ClientError, ErrorCode, ResumeError
@@ -279,7 +279,7 @@ def _run(
     records: list[ClassifyRecord],
 ) -> int | None:
     """The streaming part; returns an exit code when the run ends early."""
-    progress = Progress(sys.stderr, config.show_progress)
+    progress = InputsProgress(sys.stderr, config.show_progress)
     keep_records = config.report_path is not None  # else stream: nothing held per input
     try:
         with (

@@ -59,11 +59,9 @@ class TrainConfig:
 
 def _progress(total: int, enabled: bool) -> Any:
     def wrap(results: Iterator[FeatureResult]) -> Iterable[FeatureResult]:
-        if not enabled:
-            return results
-        from tqdm import tqdm
+        from inception_svm_client.commands._progress import over_total
 
-        return tqdm(results, total=total, desc="featurizing", unit="img", file=sys.stderr)
+        return over_total(results, total, sys.stderr, enabled)
 
     return wrap
 
@@ -72,9 +70,7 @@ def missing_training_packages() -> list[str]:
     """The ``train`` extra is optional: say what to install instead of a traceback."""
     import importlib.util
 
-    return [
-        name for name in ("sklearn", "skl2onnx", "tqdm") if importlib.util.find_spec(name) is None
-    ]
+    return [name for name in ("sklearn", "skl2onnx") if importlib.util.find_spec(name) is None]
 
 
 def train(config: TrainConfig) -> int:

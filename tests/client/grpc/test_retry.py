@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import random
 import threading
 
 import pytest
 
-from inception_svm_client.commands._progress import Progress
 from inception_svm_client.config import RetryPolicy
 from inception_svm_client.exceptions import ClientError
 from inception_svm_client.grpc._retry import BudgetExhaustedError, RetryBudget, call_with_retry
@@ -68,13 +66,3 @@ def test_call_with_retry_waits_for_ready_after_the_first_failure() -> None:
     assert call_with_retry(attempt, budget, 30.0, threading.Event()) == "ok"
     assert [wait for _, wait in calls] == [False, True, True]
     assert calls[0][0] == 30.0 and all(timeout <= 5 for timeout, _ in calls[1:])
-
-
-def test_progress_draws_only_when_enabled() -> None:
-    shown, hidden = io.StringIO(), io.StringIO()
-    for stream, enabled in ((shown, True), (hidden, False)):
-        progress = Progress(stream, enabled)
-        progress.update(3, 1)
-        progress.close()
-    assert shown.getvalue().startswith("\r3 inputs done, 1 failed") and shown.getvalue()[-1] == "\n"
-    assert hidden.getvalue() == ""
