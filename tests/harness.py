@@ -21,7 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inception_svm_client import contract
-from inception_svm_client.featurizer_config import TlsConfig
+from inception_svm_client.config import TlsConfig
 from inception_svm_serving.config.options import load_monitoring_config
 from inception_svm_serving.launch import merge_flags
 from inception_svm_serving.process import (

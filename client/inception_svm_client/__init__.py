@@ -8,28 +8,29 @@ public API is importable from here (``from inception_svm_client import Featurize
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from inception_svm_client._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# Public name → module defining it.
+# Public name → the module (a subpackage re-exporting it, or a leaf) that offers it.
 _PUBLIC = {
-    "AsyncFeaturizer": "async_featurizer",
-    "ChannelConfig": "featurizer_config",
-    "FeaturizerConfig": "featurizer_config",
-    "RetryPolicy": "featurizer_config",
-    "ModelTarget": "featurizer_config",
-    "TlsConfig": "featurizer_config",
-    "ClientError": "errors",
-    "SignatureMismatchError": "errors",
-    "FeatureResult": "featurizer",
-    "Featurizer": "featurizer",
+    "AsyncFeaturizer": "grpc.aio",
+    "ChannelConfig": "config",
+    "FeaturizerConfig": "config",
+    "RetryPolicy": "config",
+    "ModelTarget": "config",
+    "TlsConfig": "config",
+    "ClientError": "exceptions",
+    "SignatureMismatchError": "exceptions",
+    "FeatureResult": "grpc",
+    "Featurizer": "grpc",
     "path_inputs": "inputs",
     "ClassifyRecord": "records",
     "Prediction": "svm",
     "SvmClassifier": "svm",
-    "SvmMetadata": "svm_metadata",
+    "SvmMetadata": "svm",
 }
 __all__ = [
     "AsyncFeaturizer",
@@ -51,30 +52,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from inception_svm_client.async_featurizer import AsyncFeaturizer
-    from inception_svm_client.errors import ClientError, SignatureMismatchError
-    from inception_svm_client.featurizer import FeatureResult, Featurizer
-    from inception_svm_client.featurizer_config import (
+    from inception_svm_client.config import (
         ChannelConfig,
         FeaturizerConfig,
         ModelTarget,
         RetryPolicy,
         TlsConfig,
     )
+    from inception_svm_client.exceptions import ClientError, SignatureMismatchError
+    from inception_svm_client.grpc import FeatureResult, Featurizer
+    from inception_svm_client.grpc.aio import AsyncFeaturizer
     from inception_svm_client.inputs import path_inputs
     from inception_svm_client.records import ClassifyRecord
-    from inception_svm_client.svm import Prediction, SvmClassifier
-    from inception_svm_client.svm_metadata import SvmMetadata
+    from inception_svm_client.svm import Prediction, SvmClassifier, SvmMetadata
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_exports(__name__, _PUBLIC)

@@ -23,7 +23,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.featurizer_config import DEFAULT_MAX_IMAGE_BYTES
+from inception_svm_client.config import DEFAULT_MAX_IMAGE_BYTES
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
 STDIN_MARKER = "-"

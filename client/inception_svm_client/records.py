@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from inception_svm_client.exceptions import ResumeError
+
 FORMATS = ("jsonl", "csv", "table")
 SCHEMA_VERSION = 1
 OK = "OK"
@@ -148,10 +150,6 @@ def render_table(records: Sequence[ClassifyRecord]) -> str:
         cells[2] = row[2].rjust(widths[2])
         buffer.write("  ".join(cells).rstrip() + "\n")
     return buffer.getvalue()
-
-
-class ResumeError(ValueError):
-    """The output file cannot be resumed from (not our jsonl records)."""
 
 
 def recorded_paths(path: Path) -> set[str]:

@@ -19,7 +19,7 @@ right report for those, and a one-line "error" would hide them.
 
 from __future__ import annotations
 
-from inception_svm_client.setting_error import SettingError
+from inception_svm_client.exceptions import SettingError
 
 
 class ExportError(Exception):

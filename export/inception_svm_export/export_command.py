@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from inception_svm_client.setting_error import worded
+from inception_svm_client.exceptions import worded
 from inception_svm_export.exceptions import ExportError
 from inception_svm_export.export_config import (
     DEFAULT_CACHE_DIR,

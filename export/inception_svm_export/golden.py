@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from inception_svm_client.golden import (
+from inception_svm_client.verify.golden import (
     ASSETS_EXTRA,
     GOLDEN_FILE,
     Golden,

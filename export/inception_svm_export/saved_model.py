@@ -35,7 +35,7 @@ from inception_svm_client.contract import (
     PROBABILITIES_OUTPUT,
     SERVING_SIGNATURE,
 )
-from inception_svm_client.golden import ModelIdentity
+from inception_svm_client.verify.golden import ModelIdentity
 from inception_svm_export.architecture import IMAGE_SIZE
 from inception_svm_export.batchnorm_folding import fold_batchnorm
 from inception_svm_export.checkpoint import load_checkpoint, resolve_checkpoint

@@ -33,9 +33,9 @@ from typing import Any
 
 import grpc
 
-from inception_svm_client import wire
-from inception_svm_client.channel import create_channel
-from inception_svm_client.featurizer_config import ChannelConfig, ModelTarget, TlsConfig
+from inception_svm_client.config import ChannelConfig, ModelTarget, TlsConfig
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc.channel import create_channel
 from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
 from inception_svm_serving._exceptions import ServerStartError
 from inception_svm_serving.config.options import load_model_config_file, load_ssl_config

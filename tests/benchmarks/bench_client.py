@@ -15,11 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from inception_svm_client import svm, svm_metadata, wire
 from inception_svm_client.commands.loadtest import load_images
-from inception_svm_client.featurizer_config import ModelTarget
+from inception_svm_client.config import ModelTarget
+from inception_svm_client.grpc import wire
 from inception_svm_client.inputs import bundled_cars_dir
 from inception_svm_client.protos import messages
+from inception_svm_client.svm import _classifier as svm
+from inception_svm_client.svm import _metadata as svm_metadata
 
 FEATURE_DIM = 1001
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 from inception_svm_client.inputs import images_in_directory
-from inception_svm_client.training import load_training_set
+from inception_svm_client.svm._training import load_training_set
 from inception_svm_export.export_config import Precision
 
 BATCH_SIZES = (1, 8, 32)
@@ -137,7 +137,7 @@ def precision_agreement(fp32_model: Any, bf16_model: Any, cars_dir: Path) -> Pre
     ``load_saved_model``)."""
     import tensorflow as tf
 
-    from inception_svm_client import svm
+    from inception_svm_client.svm import _classifier as svm
 
     training_set = load_training_set(cars_dir / "train")
     unlabeled = images_in_directory(cars_dir / "unlabeled")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.config import ChannelConfig
 from inception_svm_client.loadtest.plan import (
     LevelRange,
     LoadTestConfig,

@@ -28,13 +28,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from inception_svm_client import wire
-from inception_svm_client.async_featurizer import AsyncFeaturizer
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._client_base import BatchResponse
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc._resolver import FeatureResult
+from inception_svm_client.grpc.aio._featurizer import AsyncFeaturizer
 from inception_svm_client.inputs import ImageInput
-from inception_svm_client.model_checks import BatchResponse
-from inception_svm_client.resolver import FeatureResult
 
 T = TypeVar("T")
 # A bound on any one asyncio.run here: a hang fails the test instead of stalling the suite.

@@ -29,8 +29,8 @@ def test_public_api_is_importable_from_the_package() -> None:
         assert getattr(inception_svm_client, name) is not None, name
     from inception_svm_client import Featurizer, SvmClassifier
 
-    assert Featurizer.__module__ == "inception_svm_client.featurizer"
-    assert SvmClassifier.__module__ == "inception_svm_client.svm"
+    assert Featurizer.__module__ == "inception_svm_client.grpc._featurizer"
+    assert SvmClassifier.__module__ == "inception_svm_client.svm._classifier"
     package_dir = Path(inception_svm_client.__file__).parent
     assert (package_dir / "py.typed").is_file()
 

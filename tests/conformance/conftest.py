@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from inception_svm_client.golden import Golden, golden_path_in, read_golden
+from inception_svm_client.verify.golden import Golden, golden_path_in, read_golden
 
 NOT_APPLICABLE = "N/A against --target"
 _not_applicable: list[str] = []

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from inception_svm_client import svm, svm_metadata
 from inception_svm_client.cli import main as cli_main
+from inception_svm_client.svm import _classifier as svm
+from inception_svm_client.svm import _metadata as svm_metadata
 from tests.paths import training_photos, unlabeled_photos
 
 # bf16 keeps 8 significant bits: each rounding is off by at most 2^-9 ≈ 0.2 %. The longest

@@ -19,7 +19,7 @@ from typing import Any
 
 import jsonschema
 
-from inception_svm_client.featurizer_config import FeaturizerConfig
+from inception_svm_client.config import FeaturizerConfig
 from tests.k8s.kustomize import Manifest
 from tests.k8s.objects import (
     Accelerator,

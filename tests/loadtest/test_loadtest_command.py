@@ -17,7 +17,7 @@ import pytest
 from inception_svm_client.cli import main
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
 from inception_svm_client.commands.loadtest import COMMAND, load_test
-from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.config import ChannelConfig
 from inception_svm_client.loadtest.plan import LoadTestConfig, LoadTestPlan, Outputs
 from tests.harness import ServerHandle, free_port
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from inception_svm_client.featurizer import FeatureResult
+from inception_svm_client.grpc._featurizer import FeatureResult
 from tests.paths import car_photos
 
 

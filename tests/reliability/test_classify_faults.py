@@ -22,9 +22,9 @@ from pathlib import Path
 import grpc
 import pytest
 
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget, RetryPolicy
+from inception_svm_client.config import FeaturizerConfig, ModelTarget, RetryPolicy
+from inception_svm_client.exceptions import ClientError
+from inception_svm_client.grpc._featurizer import Featurizer
 from tests.harness import (
     MODEL_NAME,
     ServerHandle,

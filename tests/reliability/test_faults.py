@@ -20,8 +20,8 @@ import grpc
 import pytest
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, RetryPolicy
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, RetryPolicy
+from inception_svm_client.exceptions import ClientError
 from inception_svm_client.inputs import path_inputs
 from tests.client.featurizer_clients import FeaturizerClient, both_clients
 from tests.harness import PRODUCTION_BATCHING_FLAGS, ServerHandle, restartable_server

@@ -16,8 +16,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from inception_svm_client.featurizer import FeatureResult, Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig
+from inception_svm_client.config import ChannelConfig
+from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
 from inception_svm_client.inputs import path_inputs
 from tests.harness import MODEL_NAME, ServerHandle, free_port, running_server
 from tests.paths import car_photos

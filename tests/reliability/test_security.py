@@ -14,8 +14,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from inception_svm_client.featurizer_config import TlsConfig
-from inception_svm_client.svm import sha256_file
+from inception_svm_client.config import TlsConfig
+from inception_svm_client.svm._classifier import sha256_file
 from tests.harness import ServerHandle, running_server
 from tests.local_http import serve_directory
 from tests.paths import car_photos

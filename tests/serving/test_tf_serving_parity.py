@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.grpc._featurizer import Featurizer
 from tests.harness import ServerHandle, running_server
 from tests.serving_calls import predict_request, string_tensor
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inception_svm_client.golden import Golden, GoldenError, golden_path_in, read_golden
+from inception_svm_client.verify.golden import Golden, GoldenError, golden_path_in, read_golden
 
 
 def test_export_writes_golden_outputs_of_the_saved_model(

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from inception_svm_client.golden import golden_path_in, read_golden
-from inception_svm_client.svm import SvmClassifier, export_onnx
-from inception_svm_client.svm_metadata import FeaturizerInfo, SvmMetadata
+from inception_svm_client.svm._classifier import SvmClassifier, export_onnx
+from inception_svm_client.svm._metadata import FeaturizerInfo, SvmMetadata
+from inception_svm_client.verify.golden import golden_path_in, read_golden
 from tests.harness import ServerHandle, free_port
 from tests.reliability.cli import run_cli
 
@@ -106,7 +106,7 @@ def test_fails_with_an_svm_trained_on_another_version(
     trained = SvmClassifier.load(trained_svm).metadata
     golden = read_golden(golden_path_in(model_base_path))
     features = np.stack([item.logits for item in golden.inputs] * 2)
-    from inception_svm_client.svm import train
+    from inception_svm_client.svm._classifier import train
 
     model, report = train(features, ["classic", "modern"] * len(golden.inputs))
     metadata = SvmMetadata(

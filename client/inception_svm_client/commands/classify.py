@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.classify_report import render_report
 from inception_svm_client.commands import (
     EXIT_BROKEN_PIPE,
     EXIT_OK,
@@ -23,25 +22,24 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
+from inception_svm_client.commands._interrupts import StopRequest, stop_on_signals
+from inception_svm_client.commands._progress import InputsProgress
 from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
-from inception_svm_client.errors import ClientError, ErrorCode
-from inception_svm_client.featurizer import FeatureResult
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError, ErrorCode, ResumeError
+from inception_svm_client.grpc._featurizer import FeatureResult
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
-from inception_svm_client.interrupts import StopRequest, stop_on_signals
-from inception_svm_client.progress import Progress
 from inception_svm_client.records import (
     FORMATS,
     OK,
     ClassifyRecord,
     RecordWriter,
-    ResumeError,
     encode_path,
     recorded_paths,
 )
-from inception_svm_client.retry import INTERRUPTED
-from inception_svm_client.svm import SvmClassifier
-from inception_svm_client.svm_metadata import SvmMetadata, TrainingReport
+from inception_svm_client.report._classify import render_report
+from inception_svm_client.svm._classifier import SvmClassifier
+from inception_svm_client.svm._metadata import SvmMetadata, TrainingReport
 
 _log = logging.getLogger(__name__)
 
@@ -197,7 +195,7 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         featurizer_config = config.featurizer_for(classifier.metadata)
         training = _load_training_report(config.training_report_path)
         out, done = _open_output(config, stdout)
-    except (ClientError, ResumeError) as error:
+    except ClientError as error:
         _log.error("%s", getattr(error, "details", error))
         return EXIT_USAGE
     tally = Tally()
@@ -281,7 +279,7 @@ def _run(
     records: list[ClassifyRecord],
 ) -> int | None:
     """The streaming part; returns an exit code when the run ends early."""
-    progress = Progress(sys.stderr, config.show_progress)
+    progress = InputsProgress(sys.stderr, config.show_progress)
     keep_records = config.report_path is not None  # else stream: nothing held per input
     try:
         with (
@@ -300,7 +298,7 @@ def _run(
                 config.sources, stdin=stdin, max_bytes=config.max_image_bytes, skip=skip
             )
             for result in featurizer.featurize(inputs, stop.event):
-                if result.code == INTERRUPTED:
+                if result.code == ErrorCode.INTERRUPTED:
                     tally.interrupted += 1
                     continue
                 record = to_record(result, classifier)

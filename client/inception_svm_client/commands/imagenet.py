@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
-from inception_svm_client.errors import ClientError, ErrorCode
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.imagenet import (
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.grpc._imagenet import (
     DEFAULT_TOP_K,
     ImagenetClient,
     ImagenetRecord,

@@ -15,7 +15,8 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
-from inception_svm_client.errors import ClientError
+from inception_svm_client.commands._progress import ProgressLine
+from inception_svm_client.exceptions import ClientError
 from inception_svm_client.inputs import bundled_cars_dir, images_in_directory
 from inception_svm_client.loadtest.html_report import REPORT_EXTRA, plotly_available, render_html
 from inception_svm_client.loadtest.plan import (
@@ -26,7 +27,6 @@ from inception_svm_client.loadtest.plan import (
     Outputs,
     WindowPolicy,
 )
-from inception_svm_client.loadtest.progress import ProgressLine
 from inception_svm_client.loadtest.result_formats import (
     csv_text,
     format_table,

@@ -7,8 +7,7 @@ import argparse
 from collections.abc import Mapping
 from pathlib import Path
 
-from inception_svm_client.contract import FEATURE_SIGNATURES
-from inception_svm_client.featurizer_config import (
+from inception_svm_client.config import (
     DEFAULT_FEATURES,
     DEFAULT_MAX_IMAGE_BYTES,
     MIB,
@@ -18,7 +17,8 @@ from inception_svm_client.featurizer_config import (
     RetryPolicy,
     TlsConfig,
 )
-from inception_svm_client.setting_error import worded
+from inception_svm_client.contract import FEATURE_SIGNATURES
+from inception_svm_client.exceptions import worded
 
 # The one table from config fields (FeaturizerConfig, ModelTarget, RetryPolicy, TlsConfig,
 # LoadTestConfig, WindowPolicy, Gates) to the flags that set them: the configs word their

@@ -16,11 +16,10 @@ from inception_svm_client.commands import (
     EXIT_USAGE,
     options,
 )
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import FeatureResult, Featurizer
-from inception_svm_client.featurizer_config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
-from inception_svm_client.training import (
-    TrainingDataError,
+from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
+from inception_svm_client.exceptions import ClientError, TrainingDataError
+from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
+from inception_svm_client.svm._training import (
     describe_report,
     featurize_training_set,
     load_training_set,
@@ -60,11 +59,9 @@ class TrainConfig:
 
 def _progress(total: int, enabled: bool) -> Any:
     def wrap(results: Iterator[FeatureResult]) -> Iterable[FeatureResult]:
-        if not enabled:
-            return results
-        from tqdm import tqdm
+        from inception_svm_client.commands._progress import over_total
 
-        return tqdm(results, total=total, desc="featurizing", unit="img", file=sys.stderr)
+        return over_total(results, total, sys.stderr, enabled)
 
     return wrap
 
@@ -73,9 +70,7 @@ def missing_training_packages() -> list[str]:
     """The ``train`` extra is optional: say what to install instead of a traceback."""
     import importlib.util
 
-    return [
-        name for name in ("sklearn", "skl2onnx", "tqdm") if importlib.util.find_spec(name) is None
-    ]
+    return [name for name in ("sklearn", "skl2onnx") if importlib.util.find_spec(name) is None]
 
 
 def train(config: TrainConfig) -> int:

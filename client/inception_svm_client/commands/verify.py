@@ -14,14 +14,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.channel import create_channel
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, options
-from inception_svm_client.errors import ClientError
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import ChannelConfig, FeaturizerConfig, ModelTarget
-from inception_svm_client.golden import Golden, GoldenError, golden_path_in, read_golden
-from inception_svm_client.svm import SvmClassifier
-from inception_svm_client.verify import LATENCY_SAMPLES, Check, Verifier, VerifyAborted
+from inception_svm_client.config import ChannelConfig, FeaturizerConfig, ModelTarget
+from inception_svm_client.exceptions import ClientError, GoldenError, VerifyAborted
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc.channel import create_channel
+from inception_svm_client.svm._classifier import SvmClassifier
+from inception_svm_client.verify._checks import LATENCY_SAMPLES, Check, Verifier
+from inception_svm_client.verify.golden import Golden, golden_path_in, read_golden
 
 FORMATS = ("text", "json")
 DEFAULT_DEADLINE_S = 30.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from inception_svm_client.featurizer_config import ChannelConfig, ModelTarget
-from inception_svm_client.setting_error import SettingError
+from inception_svm_client.config import ChannelConfig, ModelTarget
+from inception_svm_client.exceptions import SettingError
 
 
 @dataclass(frozen=True, kw_only=True)

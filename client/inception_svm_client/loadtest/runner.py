@@ -20,11 +20,11 @@ from typing import Any
 
 import grpc
 
-from inception_svm_client import wire
-from inception_svm_client.channel import create_channel
-from inception_svm_client.errors import BAD_RESPONSE, ErrorCode, status_code
-from inception_svm_client.featurizer import Featurizer
-from inception_svm_client.featurizer_config import FeaturizerConfig, ModelTarget, RetryPolicy
+from inception_svm_client.config import FeaturizerConfig, ModelTarget, RetryPolicy
+from inception_svm_client.exceptions import ErrorCode, status_code
+from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc.channel import create_channel
 from inception_svm_client.loadtest.plan import LoadTestConfig
 from inception_svm_client.loadtest.stats import (
     OK_STATUS,
@@ -173,7 +173,7 @@ def response_status(data: bytes, batch_size: int, output_name: str) -> str:
     try:
         wire.decode_logits(data, output_name, batch_size)
     except ValueError:
-        return BAD_RESPONSE
+        return ErrorCode.BAD_RESPONSE
     return OK_STATUS
 
 

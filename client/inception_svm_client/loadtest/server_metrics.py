@@ -26,7 +26,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from inception_svm_client.errors import ClientError, ErrorCode
+from inception_svm_client.exceptions import ClientError, ErrorCode
 
 REQUEST_LATENCY = ":tensorflow:serving:request_latency"
 QUEUING_LATENCY = ":tensorflow:serving:batching_session:queuing_latency"
