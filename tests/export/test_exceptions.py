@@ -11,7 +11,7 @@ import re
 import pytest
 
 import inception_svm_export
-from inception_svm_client.setting_error import SettingError
+from inception_svm_client.exceptions import SettingError
 from inception_svm_export import exceptions
 from inception_svm_export.exceptions import ExportError
 
