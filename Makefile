@@ -24,7 +24,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 # package, installed once per machine (root), a no-op when it is already on PATH.
 BROWSER_PACKAGES := chromium fonts-dejavu-core
 
-.PHONY: install browser client-size test test-random test-isolated lint typecheck pytest serve demo bench protos k8s-validate clean
+.PHONY: install browser client-size test test-quick test-random test-isolated lint typecheck pytest serve demo bench protos k8s-validate clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,11 @@ typecheck: install
 # that CI runs are reproducible.
 pytest: install
 	$(PY) -m pytest -q -p no:randomly $(PYTEST_ARGS)
+
+# The quick loop (README, Development): the unit tests, with no server process, no exported
+# model, no browser and no kubectl; tests/conftest.py marks the rest `integration`.
+test-quick: install
+	$(PY) -m pytest -q -p no:randomly -m "not integration and not slow" $(PYTEST_ARGS)
 
 # Not part of `make test` (see README, Development): proofs that no test depends on another.
 # The whole suite shuffled by pytest-randomly; the seed is printed, `SEED=N` replays an order.

@@ -103,6 +103,57 @@ def trained_svm(stand_in: ServerHandle, tmp_path_factory: pytest.TempPathFactory
     return output
 
 
+# What makes a test an integration test (marker ``integration``, see pyproject.toml): a
+# fixture that exports a SavedModel or starts a server process, or a home in one of the
+# integration suites' folders. ``make test-quick`` runs everything else.
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "model_base_path",
+        "stand_in",
+        "batching_server",
+        "trained_svm",
+        "wrong_models_server",
+        "wrong_model_bases",
+        "target",
+    }
+)
+INTEGRATION_FOLDERS = frozenset(
+    {"reliability", "conformance", "end_to_end", "benchmarks", "k8s"}  # k8s: make k8s-validate
+)
+# Files whose tests start processes or build whole networks without a shared fixture.
+INTEGRATION_FILES = frozenset(
+    {
+        "export/test_precision.py",  # exports a bf16 model
+        "export/test_slim_equivalence.py",  # builds TF-Slim's graph next to ours
+        "export/test_sub_batching.py",  # runs the network over 64-image batches
+        "export/test_export_command.py",  # runs the console script (TF import per process)
+        "serving/test_process.py",  # starts server processes
+        "test_run_isolated.py",  # runs pytest in child processes
+        "test_readme.py",  # runs the README's commands
+    }
+)
+# Single tests of a unit file that need an outside program.
+INTEGRATION_TESTS = frozenset(
+    {"client/report/test_classify.py::test_large_report_in_headless_chromium"}
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark integration tests by what they use, so no test file has to remember to."""
+    tests_dir = Path(__file__).parent
+    for item in items:
+        relative = Path(item.path).relative_to(tests_dir)
+        test_id = f"{relative.as_posix()}::{item.name}"
+        uses = set(getattr(item, "fixturenames", ()))
+        if (
+            relative.parts[0] in INTEGRATION_FOLDERS
+            or relative.as_posix() in INTEGRATION_FILES
+            or test_id in INTEGRATION_TESTS
+            or uses & INTEGRATION_FIXTURES
+        ):
+            item.add_marker(pytest.mark.integration)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Options of tests/conformance: run it against any TF Serving instead of the stand-in."""
     group = parser.getgroup("conformance", "tests/conformance against a running server")
