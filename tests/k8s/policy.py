@@ -12,7 +12,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from tests.k8s import job_policy, serving_policy
+from tests.k8s import admission_policy, cluster_policy, job_policy, serving_policy
 from tests.k8s.objects import LONG_RUNNING_KINDS, ContainerRef, Rendered, containers, pod_spec_of
 
 OLDEST_SUPPORTED_K8S = "1.30"
@@ -24,6 +24,8 @@ CRD_KINDS = frozenset(
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("argoproj.io/v1alpha1", "Application"),
         ("serving.kserve.io/v1beta1", "InferenceService"),
+        ("serving.kserve.io/v1alpha1", "ClusterStorageContainer"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
     }
 )
 
@@ -151,6 +153,8 @@ CHECKS: dict[str, Check] = {
     "capabilities_dropped": check_capabilities_dropped,
     "seccomp": check_seccomp,
     "no_token_mount": check_no_token_mount,
+    "admission": admission_policy.check_admission,
+    **cluster_policy.CHECKS,
     **serving_policy.CHECKS,
     **job_policy.CHECKS,
 }
