@@ -16,6 +16,7 @@ nobody afterwards. The counts are printed (`pytest -s`) for the closing note.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -28,6 +29,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from inception_svm_client.records import OK
 from inception_svm_export.integrity import MANIFEST_FILE, file_sha256
@@ -38,6 +40,8 @@ SYNC_SCRIPT = REPO_ROOT / "k8s" / "base" / "fetch-model.sh"
 MODEL = "inception_v1"
 IMAGES_PER_ROUND = 6
 WAIT_S = 180
+# Clients are not a tight loop; this bounds the rounds (and images) the test classifies.
+ROUND_PAUSE_S = 3.0
 MODEL_CONFIG = """model_config_list {{
   config {{
     name: "{name}"
@@ -73,8 +77,8 @@ def version_states(server: ServerHandle) -> dict[int, str]:
     return {int(s["version"]): s["state"] for s in body["model_version_status"]}
 
 
-def export_version(checkpoint_seed: int, version: int, bucket: Path, tmp: Path) -> Path:
-    """What the exporter Job uploads: <bucket>/inception_v1/<version>/ with its SHA256SUMS."""
+def export_version(checkpoint_seed: int, version: int, tmp: Path) -> Path:
+    """What the exporter Job writes before its upload: the version dir with SHA256SUMS."""
     from inception_svm_export.export_config import ExportConfig
     from inception_svm_export.random_checkpoint import write_random_checkpoint
     from inception_svm_export.saved_model import export_saved_model
@@ -93,9 +97,14 @@ def export_version(checkpoint_seed: int, version: int, bucket: Path, tmp: Path) 
             show_progress=False,
         )
     )
-    uploaded = bucket / MODEL / str(version)
-    shutil.copytree(base / str(version), uploaded)
-    return uploaded
+    return base / str(version)
+
+
+def train(server: ServerHandle, output: Path, *flags: str) -> Path:
+    result = cli("train", str(CARS_DIR / "train"), "--server", server.grpc_target,
+                 "--output", str(output), "--no-progress", *flags)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return output
 
 
 class ModelSource:
@@ -117,6 +126,16 @@ class ModelSource:
             tmp.replace(self.directory / key)
 
 
+@dataclasses.dataclass(frozen=True)
+class Round:
+    """One classify run of a stream: the SVM it used, its inputs and its records."""
+
+    svm: Path
+    inputs: list[str]
+    records: list[dict[str, Any]]
+    ended: float
+
+
 class Stream(threading.Thread):
     """One client fleet: classify rounds over its own images, with whichever SVM it is
     currently rolled to; every round's inputs, records and versions are kept."""
@@ -125,7 +144,7 @@ class Stream(threading.Thread):
         super().__init__(name=name, daemon=True)
         self.target, self.images, self.svm, self.out = target, images, svm, out
         self.stop = threading.Event()
-        self.rounds: list[dict[str, object]] = []
+        self.rounds: list[Round] = []
         self.errors: list[str] = []
 
     def run(self) -> None:
@@ -133,27 +152,31 @@ class Stream(threading.Thread):
         while not self.stop.is_set():
             svm = self.svm
             start = index * IMAGES_PER_ROUND % len(self.images)
-            batch = (self.images * 2)[start : start + IMAGES_PER_ROUND]
+            batch = [str(p) for p in (self.images * 2)[start : start + IMAGES_PER_ROUND]]
             output = self.out / f"{self.name}-{index}.jsonl"
             result = cli(
-                "classify", *map(str, batch), "--svm", str(svm), "--server", self.target,
+                "classify", *batch, "--svm", str(svm), "--server", self.target,
                 "--output", str(output), "--no-progress",
             )  # fmt: skip
-            records = (
-                [json.loads(line) for line in output.read_text().splitlines()]
-                if output.exists()
-                else []
-            )
+            lines = output.read_text().splitlines() if output.exists() else []
             if result.returncode != 0:
                 self.errors.append(f"round {index}: exit {result.returncode}: {result.stderr}")
-            self.rounds.append(
-                {"svm": svm, "inputs": [str(p) for p in batch], "records": records,
-                 "ended": time.monotonic()}
-            )  # fmt: skip
+            self.rounds.append(Round(svm, batch, [json.loads(x) for x in lines], time.monotonic()))
             index += 1
+            self.stop.wait(ROUND_PAUSE_S)
 
-    def rounds_with(self, svm: Path) -> int:
-        return sum(1 for r in self.rounds if r["svm"] == svm)
+    def wait_rounds(self, count: int, what: str) -> None:
+        """Until ``count`` more rounds have finished (with whatever SVM is set now)."""
+        target = len(self.rounds) + count
+        wait_for(lambda: len(self.rounds) >= target, f"stream {self.name}: {what}")
+
+
+def stop(streams: list[Stream]) -> None:
+    """Let each stream finish the round in flight, then end it."""
+    for stream in streams:
+        stream.stop.set()
+    for stream in streams:
+        stream.join(timeout=WAIT_S)
 
 
 def start_sidecar(bucket: Path, served: Path, source: ModelSource) -> subprocess.Popen[str]:
@@ -181,6 +204,9 @@ def test_featurizer_upgrade_loses_and_mixes_nothing(model_base_path: Path, tmp_p
     v1 = bucket / MODEL / "1"
     shutil.copytree(model_base_path / "1", v1)
     source.set({"1": v1})
+    # The exporter Job's work for v2 (another checkpoint: another featurizer), done before
+    # the clock starts; publishing it below is its upload into the bucket.
+    export_v2 = export_version(1, 2, tmp_path)
     sync = start_sidecar(bucket, served, source)
     streams: list[Stream] = []
     try:
@@ -190,11 +216,8 @@ def test_featurizer_upgrade_loses_and_mixes_nothing(model_base_path: Path, tmp_p
         with running_server(
             model_config_file=config, extra_flags=["--file_system_poll_wait_seconds=1"]
         ) as server:
-            # Step 0: SVM v1, trained against version 1 (pinned in its metadata).
-            svm_v1 = tmp_path / "svm-v1.onnx"
-            train = cli("train", str(CARS_DIR / "train"), "--server",
-                        server.grpc_target, "--output", str(svm_v1), "--no-progress")  # fmt: skip
-            assert train.returncode == 0, train.stderr
+            # Before: SVM v1, trained against version 1 (recorded in its metadata).
+            svm_v1 = train(server, tmp_path / "svm-v1.onnx")
             photos = car_photos()
             streams = [
                 Stream("a", server.grpc_target, photos[: len(photos) // 2], svm_v1, out),
@@ -202,45 +225,37 @@ def test_featurizer_upgrade_loses_and_mixes_nothing(model_base_path: Path, tmp_p
             ]
             for stream in streams:
                 stream.start()
-            wait_for(lambda: all(s.rounds for s in streams), "a v1 round of each stream")
+            for stream in streams:
+                stream.wait_rounds(1, "v1 round")
 
-            # Step 1: publish v2 and serve v1 and v2 together.
-            v2 = export_version(1, 2, bucket, tmp_path)
+            # 1. Publish v2 (the upload, SHA256SUMS last) and 2. serve v1 and v2 together.
+            v2 = bucket / MODEL / "2"
+            shutil.copytree(export_v2, v2)
             source.set({"1": v1, "2": v2})
             wait_for(lambda: version_states(server).get(2) == "AVAILABLE", "version 2 loaded")
             assert version_states(server).get(1) == "AVAILABLE"
 
-            # Step 2: SVM v2, trained against version 2 explicitly.
-            svm_v2 = tmp_path / "svm-v2.onnx"
-            train = cli("train", str(CARS_DIR / "train"), "--server",
-                        server.grpc_target, "--model-version", "2", "--output", str(svm_v2),
-                        "--no-progress")  # fmt: skip
-            assert train.returncode == 0, train.stderr
+            # 3. The SVM trained against version 2, pinned explicitly.
+            svm_v2 = train(server, tmp_path / "svm-v2.onnx", "--model-version", "2")
 
-            # Step 3: roll the client fleets to SVM v2, one after the other.
+            # 4. Roll the client fleets to SVM v2, one after the other (the round in flight
+            # finishes with the SVM it started with).
             for stream in streams:
-                done = len(stream.rounds)
                 stream.svm = svm_v2
-                wait_for(lambda s=stream, n=done: s.rounds_with(svm_v2) >= 1 and
-                         len(s.rounds) > n + 1, f"stream {stream.name} on SVM v2")  # fmt: skip
+                stream.wait_rounds(2, "rolled to SVM v2")
 
-            # Step 4: tell that no client pins v1 any more (the records' model_version),
-            # then retire it.
-            latest = [s.rounds[-1]["records"] for s in streams]
-            assert {r["model_version"] for recs in latest for r in recs} == {2}  # type: ignore[attr-defined]
+            # 5. Tell that no client uses v1 any more: the records' model_version.
+            recent = [r for s in streams for r in s.rounds[-1].records]
+            assert {r["model_version"] for r in recent} == {2}
+            # 6. Retire v1.
             retired_at = time.monotonic()
             source.set({"2": v2})
-            wait_for(lambda: version_states(server).get(1) in (None, "END"), "version 1 retired")
+            wait_for(lambda: version_states(server).get(1) in (None, "END"), "v1 retired")
             for stream in streams:
-                n = len(stream.rounds)
-                wait_for(lambda s=stream, n=n: len(s.rounds) > n, "a round after retirement")
-            for stream in streams:
-                stream.stop.set()
-            for stream in streams:
-                stream.join(timeout=WAIT_S)
+                stream.wait_rounds(1, "round after v1 retired")
+            stop(streams)  # before the server goes
     finally:
-        for stream in streams:
-            stream.stop.set()
+        stop(streams)
         sync.send_signal(signal.SIGTERM)
         sync.wait(timeout=10)
 
@@ -250,16 +265,17 @@ def test_featurizer_upgrade_loses_and_mixes_nothing(model_base_path: Path, tmp_p
     for stream in streams:
         assert stream.errors == []
         for round_ in stream.rounds:
-            expected = 1 if round_["svm"] == svm_v1 else 2
-            got = {r["path"]: r for r in round_["records"]}  # type: ignore[attr-defined]
-            inputs += len(round_["inputs"])  # type: ignore[arg-type]
-            records += len(got)
-            lost += sum(1 for p in round_["inputs"] if p not in got or got[p]["status"] != OK)  # type: ignore[attr-defined]
-            for record in got.values():
+            expected = 1 if round_.svm == svm_v1 else 2
+            got = {r["path"]: r for r in round_.records}
+            inputs += len(round_.inputs)
+            records += len(round_.records)
+            lost += sum(1 for p in round_.inputs if p not in got or got[p]["status"] != OK)
+            for record in round_.records:
                 per_version[record["model_version"]] += 1
-                mixed += record["model_version"] != expected or record.get("flag") is not None
+                if record["model_version"] != expected or record.get("flag") is not None:
+                    mixed += 1
             if expected == 1:
-                last_v1_end = max(last_v1_end, float(round_["ended"]))  # type: ignore[arg-type]
+                last_v1_end = max(last_v1_end, round_.ended)
     print(
         f"\nfeaturizer upgrade: streams={len(streams)} "
         f"rounds={[len(s.rounds) for s in streams]} inputs={inputs} records={records} "

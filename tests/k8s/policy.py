@@ -3,6 +3,9 @@
 Each check takes the rendered objects and returns human-readable violations (empty means
 compliant), so the same function runs against the real overlays (must be empty) and
 against the bad fixtures in fixtures/bad/ (must not be), proving that each one can fail.
+Per-object rules are here and in serving_policy.py / job_policy.py; rules that span objects
+(a pod and the nodes, namespace, claims, ConfigMaps, monitors it depends on) are in
+admission_policy.py and cluster_policy.py.
 """
 
 from __future__ import annotations

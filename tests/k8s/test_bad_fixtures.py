@@ -41,3 +41,4 @@ def test_check_fails_on_its_bad_fixture_only(check: str) -> None:
         if name != check and name not in IMPLIES.get(check, set())
     }
     assert {name: v for name, v in others.items() if v} == {}
+    assert all(CHECKS[name](rendered) for name in IMPLIES.get(check, set()))
