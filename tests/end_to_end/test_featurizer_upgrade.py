@@ -31,10 +31,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from inception_svm_client.records import OK
 from inception_svm_export.integrity import MANIFEST_FILE, file_sha256
 from tests.harness import ServerHandle, running_server, subprocess_env
 from tests.paths import CARS_DIR, REPO_ROOT, car_photos
+
+pytestmark = pytest.mark.slow
 
 SYNC_SCRIPT = REPO_ROOT / "k8s" / "base" / "fetch-model.sh"
 MODEL = "inception_v1"
