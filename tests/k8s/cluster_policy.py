@@ -66,9 +66,10 @@ def _quantity_bytes(value: Any) -> int:
 
 
 def effective_requests(spec: dict[str, Any]) -> tuple[int, int, int]:
-    """(millicores, bytes, GPUs) the scheduler reserves: max(sum of app containers and
-    sidecars, largest init container), per resource (k8s.io/component-helpers resource
-    PodRequests)."""
+    """(millicores, bytes, GPUs) the scheduler reserves, per resource, as
+    k8s.io/component-helpers resource.PodRequests computes it: the app containers plus every
+    sidecar (restartable init container), or, if larger, an init container plus the sidecars
+    started before it."""
 
     def requests(c: dict[str, Any]) -> tuple[int, int, int]:
         r = (c.get("resources") or {}).get("requests") or {}
@@ -79,16 +80,21 @@ def effective_requests(spec: dict[str, Any]) -> tuple[int, int, int]:
             int(r.get(GPU, limits.get(GPU, 0))),
         )
 
-    inits = spec.get("initContainers") or []
-    sidecars = [c for c in inits if c.get("restartPolicy") == "Always"]
-    regular = [requests(c) for c in [*sidecars, *(spec.get("containers") or [])]]
-    total = tuple(sum(r[i] for r in regular) for i in range(3))
-    init_peak = tuple(max((requests(c)[i] for c in inits), default=0) for i in range(3))
-    return (
-        total[0] if total[0] > init_peak[0] else init_peak[0],
-        max(total[1], init_peak[1]),
-        max(total[2], init_peak[2]),
-    )
+    def add(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int]:
+        return (a[0] + b[0], a[1] + b[1], a[2] + b[2])
+
+    sidecars, peak = (0, 0, 0), (0, 0, 0)
+    for init in spec.get("initContainers") or []:
+        if init.get("restartPolicy") == "Always":
+            sidecars = add(sidecars, requests(init))
+            running = sidecars
+        else:
+            running = add(sidecars, requests(init))
+        peak = (max(peak[0], running[0]), max(peak[1], running[1]), max(peak[2], running[2]))
+    total = sidecars
+    for container in spec.get("containers") or []:
+        total = add(total, requests(container))
+    return (max(total[0], peak[0]), max(total[1], peak[1]), max(total[2], peak[2]))
 
 
 def _required_terms(spec: dict[str, Any]) -> list[dict[str, set[str]]]:

@@ -63,3 +63,49 @@ def test_component_pins_only_recommended_sizes(cloud: str) -> None:
 def test_gpu_pod_requests_include_the_sidecar() -> None:
     cpu, memory, gpus = gpu_pod_requests()
     assert (cpu, gpus) == (8050, 1) and memory >= 4 * 2**30
+
+
+def test_accelerator_labels_alone_reach_every_size() -> None:
+    """What the components pinned before: a GPU type label, no size, so the smallest pool of
+    that GPU (g2-standard-4, NC4as_T4_v3) is a candidate and the 8-CPU pod does not fit."""
+    gke, _ = candidate_types({"nodeSelector": {"cloud.google.com/gke-accelerator": "nvidia-l4"}})
+    aks, _ = candidate_types({"nodeSelector": {"kubernetes.azure.com/accelerator": "nvidia"}})
+    assert {"g2-standard-4", "g2-standard-8"} <= gke and "Standard_NC4as_T4_v3" in aks
+    family, _ = candidate_types(
+        {
+            "nodeSelector": {
+                "cloud.google.com/gke-accelerator": "nvidia-l4",
+                "cloud.google.com/machine-family": "g2",
+            }
+        }
+    )
+    assert family == gke
+    _, unknown = candidate_types(
+        {"nodeSelector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}}
+    )
+    assert unknown == ["p5.48xlarge"]
+
+
+def test_effective_requests_count_sidecars_and_the_largest_init_container() -> None:
+    """k8s.io/component-helpers resource.PodRequests: max(containers + restartable init
+    containers, largest plain init container), per resource."""
+
+    def container(cpu: str, memory: str, **extra: str) -> dict[str, object]:
+        return {"resources": {"requests": {"cpu": cpu, "memory": memory}}, **extra}
+
+    spec = {
+        "initContainers": [
+            container("3", "1Gi"),
+            container("100m", "64Mi", restartPolicy="Always"),
+        ],
+        "containers": [container("2", "2Gi")],
+    }
+    assert effective_requests(spec) == (3000, 2 * 2**30 + 64 * 2**20, 0)
+
+
+def test_an_init_container_after_a_sidecar_runs_beside_it() -> None:
+    """The bulk Job's order: restore, the upload sidecar, then classify as an init container."""
+    job = render(K8S_DIR / "examples" / "bulk-classify")
+    spec = next(o for o in job if o["kind"] == "Job")["spec"]["template"]["spec"]
+    cpu, _, _ = effective_requests(spec)
+    assert cpu == 1000 + 100  # classify (1 CPU) while the upload sidecar (100m) runs
