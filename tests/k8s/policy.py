@@ -3,6 +3,9 @@
 Each check takes the rendered objects and returns human-readable violations (empty means
 compliant), so the same function runs against the real overlays (must be empty) and
 against the bad fixtures in fixtures/bad/ (must not be), proving that each one can fail.
+Per-object rules are here and in serving_policy.py / job_policy.py; rules that span objects
+(a pod and the nodes, namespace, claims, ConfigMaps, monitors it depends on) are in
+admission_policy.py and cluster_policy.py.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from tests.k8s import job_policy, serving_policy
+from tests.k8s import admission_policy, cluster_policy, job_policy, serving_policy
 from tests.k8s.objects import LONG_RUNNING_KINDS, ContainerRef, Rendered, containers, pod_spec_of
 
 OLDEST_SUPPORTED_K8S = "1.30"
@@ -24,6 +27,8 @@ CRD_KINDS = frozenset(
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("argoproj.io/v1alpha1", "Application"),
         ("serving.kserve.io/v1beta1", "InferenceService"),
+        ("serving.kserve.io/v1alpha1", "ClusterStorageContainer"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
     }
 )
 
@@ -151,6 +156,8 @@ CHECKS: dict[str, Check] = {
     "capabilities_dropped": check_capabilities_dropped,
     "seccomp": check_seccomp,
     "no_token_mount": check_no_token_mount,
+    "admission": admission_policy.check_admission,
+    **cluster_policy.CHECKS,
     **serving_policy.CHECKS,
     **job_policy.CHECKS,
 }
