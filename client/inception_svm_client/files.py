@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import stat
 import tempfile
@@ -38,6 +39,8 @@ MAX_TRAINING_REPORT_BYTES = 64 * MIB  # JSON with a confusion matrix
 MAX_PEM_BYTES = 1 * MIB  # a certificate chain or a key
 MAX_RECORDS_BYTES = 64 * 1024 * MIB  # jsonl records, streamed (a line each, not held whole)
 
+_log = logging.getLogger(__name__)
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS})
 _OPEN_FLAGS = os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 _FILE_KINDS = (
     (stat.S_ISFIFO, "a FIFO"),
@@ -229,7 +232,11 @@ def open_locked(path: Path, what: str) -> int:
                 "wait for it to finish or choose another file"
             ) from None
         except OSError as error:
-            raise FileRefused(f"{what} {path}: cannot lock: {reason(error)}") from None
+            if error.errno not in _NO_LOCKS:
+                raise FileRefused(f"{what} {path}: cannot lock: {reason(error)}") from None
+            # A file system without flock (some network mounts): writing unlocked beats
+            # refusing every run there, and the user is told.
+            _log.warning("%s %s: file locks unsupported here (%s)", what, path, reason(error))
         _blocking(fd)
     except BaseException:
         os.close(fd)
