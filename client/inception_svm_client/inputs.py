@@ -285,10 +285,14 @@ def bytes_inputs(
 
 def labeled_folders(data_dir: Path) -> dict[str, list[Path]]:
     """``DATA_DIR/<label>/*`` → {label: sorted image paths}, labels sorted."""
-    if not data_dir.is_dir():
+    if not _is_dir(str(data_dir)):
         raise ValueError(f"{data_dir} is not a directory")
+    try:
+        children = sorted(data_dir.iterdir())
+    except OSError as error:
+        raise ValueError(f"cannot list {data_dir}: {error.strerror or error}") from None
     return {
         child.name: images_in_directory(child)
-        for child in sorted(data_dir.iterdir())
-        if child.is_dir() and not child.name.startswith(".")
+        for child in children
+        if _is_dir(str(child)) and not child.name.startswith(".")
     }
