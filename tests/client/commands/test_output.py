@@ -62,7 +62,7 @@ def test_an_output_inside_an_input_directory_is_refused(
 @pytest.mark.parametrize(
     ("content", "why"),
     [
-        (b"path,label\na.jpg,cat\n", "not a classify record"),
+        (b"path,label\na.jpg,cat", "not a classify record"),  # last line unterminated
         (b"one line without newline", "not a classify record"),
         (None, "not a classify record"),  # a JPEG
         (
@@ -106,7 +106,8 @@ def test_special_outputs_are_refused_and_survive(
     flags = ["--resume"] if resume else []
     code, out, err = classify(capsys, svm, str(photo), *flags, "--output", str(output))
     assert (code, out) == (2, ""), err
-    assert "refused" in err
+    assert f"--output {output}" in err and "refused" in err
+    assert "127.0.0.1:1" not in err  # refused before connecting, not "connection refused"
     assert kind(output) == make and victim.read_text() == "keep me"
 
 
