@@ -14,6 +14,7 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.harness import ServerHandle, subprocess_env
@@ -101,3 +102,40 @@ def test_nul_bytes_and_unfollowable_links_each_get_a_record(
     assert good["status"] == "OK" and good["path"] == photo
     assert dangling["status"] == "UNREADABLE" and "dangling" in dangling["error"]
     assert loop["status"] == "UNREADABLE" and "loop" in loop["error"]
+
+
+def test_two_runs_on_one_output_cannot_interleave(
+    stand_in: ServerHandle, trained_svm: Path, tmp_path: Path
+) -> None:
+    """The first run reads paths from a stdin kept open, so it holds --output while the
+    second starts: the second must exit 2 at once, and the first must finish intact."""
+    photos = [str(p) for p in car_photos()[:4]]
+    output = tmp_path / "records.jsonl"
+    common = ["--server", stand_in.grpc_target, "--svm", str(trained_svm), "--output", str(output)]
+    first = subprocess.Popen(
+        [sys.executable, "-m", "inception_svm_client.cli", "classify", "-", *common],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=subprocess_env(), cwd=REPO_ROOT,
+    )  # fmt: skip
+    try:
+        assert first.stdin is not None
+        first.stdin.write(photos[0] + "\n")
+        first.stdin.flush()
+        deadline = time.monotonic() + CLI_TIMEOUT_S
+        while not output.exists() or not output.read_text():  # the first record is out
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        for flags in ([], ["--resume"]):
+            second = run_cli("classify", *photos, *common, *flags)
+            assert second.returncode == 2, second.stderr
+            assert "another run" in second.stderr
+        first.stdin.write("\n".join(photos[1:]) + "\n")
+        first.stdin.close()
+        first.stdin = None
+        assert first.wait(CLI_TIMEOUT_S) == 0, first.stderr.read() if first.stderr else ""
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert [r["path"] for r in jsonl_records(output.read_text())] == photos
