@@ -17,7 +17,8 @@ what went wrong, the subclass says which part of the client refused. ::
             ├── SettingError (+ ValueError) a config field's value, worded per front end
             ├── GoldenError                a golden file that cannot be found, read or trusted
             ├── TrainingDataError          a training set that cannot be used
-            └── ResumeError                an output file that cannot be resumed from
+            ├── ResumeError                an output file that cannot be resumed from
+            └── FileRefused                a file a flag names: refused to read or write
 
 ``WireError`` and ``SettingError`` keep ``ValueError`` as a second base because callers
 outside the client catch them as such: the serving package decodes GetModelStatus replies
@@ -224,6 +225,11 @@ class TrainingDataError(ConfigError):
 
 class ResumeError(ConfigError):
     """The output file cannot be resumed from (not our jsonl records)."""
+
+
+class FileRefused(ConfigError):
+    """A file a flag names that is not read or written: not a regular file, a symbolic
+    link, over its size limit, one of the inputs, locked by another run, unwritable."""
 
 
 def worded(error: ValueError, names: Mapping[str, str]) -> str:

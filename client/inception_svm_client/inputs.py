@@ -9,11 +9,18 @@ Only regular files are read, and never more than the size limit plus one byte: a
 (``/dev/zero``), a FIFO or a socket has no size to trust and may never end or never start
 (a FIFO without a writer blocks ``open`` forever), so it is refused without blocking.
 Directories are walked following symbolic links, each real directory once, so a link
-cycle ends and an aliased folder is not classified twice.
+cycle ends and an aliased folder is not classified twice. Nothing a walk finds is skipped
+silently: a subdirectory that cannot be listed, a dangling link, a link loop or a link to a
+device gets its own error record, as it would when given by name.
+
+Paths on stdin are one per line, each at most ``MAX_STDIN_LINE`` bytes: a line with a NUL
+byte (``find -print0``) or an endless line (``< /dev/zero``) becomes one error record
+instead of sinking the run or filling memory.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import stat
@@ -24,9 +31,12 @@ from pathlib import Path
 from typing import TextIO
 
 from inception_svm_client.config import DEFAULT_MAX_IMAGE_BYTES
+from inception_svm_client.files import file_kind, read_at_most
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp"})
 STDIN_MARKER = "-"
+# PATH_MAX is 4096 bytes on Linux; a longer line is not a path.
+MAX_STDIN_LINE = 64 * 1024
 
 
 def bundled_cars_dir() -> Path:
@@ -60,22 +70,64 @@ class ImageInput:
 
 
 def is_image_file(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    try:
+        return path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    except OSError:
+        return False
 
 
 def images_in_directory(directory: Path) -> list[Path]:
     """Image files under ``directory`` (recursive, through symlinked folders), sorted so
     runs are reproducible."""
-    found: list[Path] = []
+    return [Path(path) for path, problem in walk_directory(directory) if problem is None]
+
+
+def walk_directory(directory: Path | str) -> list[tuple[str, str | None]]:
+    """Every entry under ``directory`` that is an input, sorted, with why it cannot be one
+    (``None``: a regular image file). Entries with an image suffix that are not regular
+    files (a link to a device, a dangling link), links that resolve to nothing whatever
+    their name, and subdirectories that cannot be listed are all reported."""
+    found: list[tuple[str, str | None]] = []
     seen: set[tuple[int, int]] = set()
-    for root, dirs, names in os.walk(directory, followlinks=True):
+
+    def unlistable(error: OSError) -> None:
+        where = error.filename if error.filename is not None else str(directory)
+        found.append((os.fsdecode(where), f"cannot list directory: {error.strerror or error}"))
+
+    for root, dirs, names in os.walk(directory, onerror=unlistable, followlinks=True):
         identity = _identity(root)
         if identity is None or identity in seen:  # a link cycle or an alias: walked once
             dirs.clear()
             continue
         seen.add(identity)
-        found.extend(p for p in (Path(root, name) for name in names) if is_image_file(p))
+        for name in names:
+            entry = _walk_entry(os.path.join(root, name))
+            if entry is not None:
+                found.append(entry)
     return sorted(found)
+
+
+def _walk_entry(path: str) -> tuple[str, str | None] | None:
+    is_image = Path(path).suffix.lower() in IMAGE_SUFFIXES
+    try:
+        info = os.stat(path)
+    except OSError as error:
+        if os.path.islink(path):
+            return path, _link_problem(error)
+        return (path, f"cannot read: {error.strerror or error}") if is_image else None
+    if not is_image:
+        return None
+    if stat.S_ISREG(info.st_mode):
+        return path, None
+    return path, f"{file_kind(info.st_mode)}, not a regular file: refused"
+
+
+def _link_problem(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "a symbolic link loop: refused"
+    if error.errno == errno.ENOENT:
+        return "a dangling symbolic link (its target does not exist)"
+    return f"a symbolic link that cannot be followed: {error.strerror or error}"
 
 
 def _identity(directory: str) -> tuple[int, int] | None:
@@ -91,27 +143,67 @@ def expand_sources(sources: Iterable[str], stdin: TextIO | None = None) -> Itera
 
     Explicit file paths are passed through unchanged (even without an image suffix, and
     even when missing: reading reports that per item)."""
+    return (path for path, _ in expand_inputs(sources, stdin))
+
+
+def expand_inputs(
+    sources: Iterable[str], stdin: TextIO | None = None
+) -> Iterator[tuple[str, str | None]]:
+    """``expand_sources`` with, for each path, why it cannot be read (``None``: try it)."""
     for source in sources:
         if source == STDIN_MARKER:
             if stdin is None:
                 raise ValueError("'-' given but no stdin available")
             yield from _stdin_paths(stdin)
-        elif Path(source).is_dir():
-            yield from (str(p) for p in images_in_directory(Path(source)))
+        elif _is_dir(source):
+            yield from walk_directory(source)
         else:
-            yield source
+            yield source, None
 
 
-def _stdin_paths(stdin: TextIO) -> Iterator[str]:
+def _is_dir(path: str) -> bool:
+    """``Path.is_dir`` raises PermissionError (Python 3.11) for a path in a directory that
+    cannot be searched; such a path is an input whose reading says why it fails."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _stdin_paths(stdin: TextIO) -> Iterator[tuple[str, str | None]]:
     """One path per line; read as bytes when possible so that a file name that is not
     UTF-8 arrives as the same ``os.fsdecode`` string a directory walk gives."""
     binary = getattr(stdin, "buffer", None)
-    lines: Iterable[str] = (
-        (os.fsdecode(line.rstrip(b"\r\n")) for line in binary) if binary is not None else stdin
-    )
-    for line in lines:
-        if line.strip():
-            yield line.strip()
+    while True:
+        raw = binary.readline(MAX_STDIN_LINE + 1) if binary is not None else None
+        if binary is None:
+            text = stdin.readline(MAX_STDIN_LINE + 1)
+            raw = os.fsencode(text)
+        if not raw:
+            return
+        if len(raw) > MAX_STDIN_LINE and not raw.endswith(b"\n"):
+            shown = os.fsdecode(raw[:200].replace(b"\0", b"")) + "..."
+            yield (
+                shown,
+                (
+                    f"a line of more than {MAX_STDIN_LINE} bytes on stdin is not a path: "
+                    "stdin is not read any further"
+                ),
+            )
+            return
+        line = raw.rstrip(b"\r\n").strip()
+        if not line:
+            continue
+        if b"\0" in line:
+            yield (
+                os.fsdecode(line),
+                (
+                    "the path contains a NUL byte: give one path per line on stdin "
+                    "(find -print, not -print0)"
+                ),
+            )
+            continue
+        yield os.fsdecode(line), None
 
 
 def check_size(key: str, data: bytes, max_bytes: int) -> ImageInput:
@@ -122,38 +214,32 @@ def check_size(key: str, data: bytes, max_bytes: int) -> ImageInput:
     return ImageInput(key, data)
 
 
-_FILE_KINDS = (
-    (stat.S_ISFIFO, "a FIFO"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISDIR, "a directory"),
-)
-
-
-def _kind(mode: int) -> str:
-    return next((name for check, name in _FILE_KINDS if check(mode)), "not a regular file")
-
-
-def read_image(path: str, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> ImageInput:
+def read_image(
+    path: str,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+    exclude: frozenset[tuple[int, int]] = frozenset(),
+) -> ImageInput:
     """The file's bytes, or why not; never blocks on a FIFO and never reads more than
-    ``max_bytes + 1`` bytes whatever the file claims its size is."""
+    ``max_bytes + 1`` bytes whatever the file claims its size is. A file whose (device,
+    inode) is in ``exclude`` (the run's own output) is refused."""
     try:
         # O_NONBLOCK: opening a FIFO without a writer returns at once instead of hanging.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as error:
-        return ImageInput(path, None, f"cannot read: {error.strerror or error}")
+    except (OSError, ValueError) as error:
+        return ImageInput(path, None, _open_problem(path, error))
     try:
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                kind = _kind(info.st_mode)
+                kind = file_kind(info.st_mode)
                 return ImageInput(path, None, f"{kind}, not a regular file: refused")
+            if (info.st_dev, info.st_ino) in exclude:
+                return ImageInput(path, None, "the run's own --output file: refused")
             if info.st_size > max_bytes:
                 return ImageInput(
                     path, None, f"{info.st_size} bytes is over the {max_bytes}-byte limit"
                 )
-            data = _read_at_most(fd, max_bytes + 1)
+            data = read_at_most(fd, max_bytes + 1)
         except OSError as error:
             return ImageInput(path, None, f"cannot read: {error.strerror or error}")
     finally:
@@ -161,17 +247,12 @@ def read_image(path: str, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> ImageInpu
     return check_size(path, data, max_bytes)
 
 
-def _read_at_most(fd: int, limit: int) -> bytes:
-    """Reads until EOF or ``limit`` bytes (a file may grow after ``fstat``)."""
-    chunks: list[bytes] = []
-    left = limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+def _open_problem(path: str, error: OSError | ValueError) -> str:
+    if isinstance(error, ValueError):  # a NUL byte: no system call takes it
+        return f"cannot read: {error}"
+    if error.errno in (errno.ENOENT, errno.ELOOP) and os.path.islink(path):
+        return _link_problem(error)
+    return f"cannot read: {error.strerror or error}"
 
 
 def path_inputs(
@@ -180,12 +261,18 @@ def path_inputs(
     stdin: TextIO | None = None,
     max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
     skip: Callable[[str], bool] | None = None,
+    exclude: frozenset[tuple[int, int]] = frozenset(),
 ) -> Iterator[ImageInput]:
     """Lazy inputs (read by ``ImageInput.load``); ``skip(path)`` true: not yielded
-    (``--resume``: already recorded)."""
-    for path in expand_sources(sources, stdin):
-        if skip is None or not skip(path):
-            yield ImageInput(path, None, loader=functools.partial(read_image, path, max_bytes))
+    (``--resume``: already recorded); ``exclude``: (device, inode) pairs refused."""
+    for path, problem in expand_inputs(sources, stdin):
+        if skip is not None and skip(path):
+            continue
+        if problem is not None:
+            yield ImageInput(path, None, problem)
+        else:
+            loader = functools.partial(read_image, path, max_bytes, exclude)
+            yield ImageInput(path, None, loader=loader)
 
 
 def bytes_inputs(
@@ -198,10 +285,14 @@ def bytes_inputs(
 
 def labeled_folders(data_dir: Path) -> dict[str, list[Path]]:
     """``DATA_DIR/<label>/*`` → {label: sorted image paths}, labels sorted."""
-    if not data_dir.is_dir():
+    if not _is_dir(str(data_dir)):
         raise ValueError(f"{data_dir} is not a directory")
+    try:
+        children = sorted(data_dir.iterdir())
+    except OSError as error:
+        raise ValueError(f"cannot list {data_dir}: {error.strerror or error}") from None
     return {
         child.name: images_in_directory(child)
-        for child in sorted(data_dir.iterdir())
-        if child.is_dir() and not child.name.startswith(".")
+        for child in children
+        if _is_dir(str(child)) and not child.name.startswith(".")
     }

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import re
@@ -29,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from inception_svm_client.exceptions import ResumeError
+from inception_svm_client.exceptions import FileRefused, ResumeError
+from inception_svm_client.files import MAX_RECORDS_BYTES, open_regular
 
 FORMATS = ("jsonl", "csv", "table")
 SCHEMA_VERSION = 1
@@ -49,6 +51,20 @@ def encode_path(path: str) -> str:
         else:
             out.append(char)
     return "".join(out)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def display_path(path: str) -> str:
+    """``encode_path`` with control characters also written ``\\xNN``: what CSV and table
+    output print, so a file name cannot move the cursor, clear the line (ESC, CR) or start a
+    fake row (a newline). ``decode_path`` gives back the file name's bytes from it too."""
+    return _CONTROL.sub(lambda match: _escape_control(match.group()), encode_path(path))
+
+
+def _escape_control(char: str) -> str:
+    return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8"))
 
 
 def decode_path(text: str) -> bytes:
@@ -111,7 +127,7 @@ class RecordWriter:
         elif self._format == "csv":
             score = "" if record.score is None else f"{record.score:.6f}"
             version = "" if record.model_version is None else str(record.model_version)
-            row = (encode_path(record.path), record.status, record.label or "", score, version)
+            row = (display_path(record.path), record.status, record.label or "", score, version)
             self._write_line(_csv_line((*row, record.error or "", record.flag or "")))
         else:
             self._rows.append(record)
@@ -140,7 +156,7 @@ def render_table(records: Sequence[ClassifyRecord]) -> str:
     for record in records:
         score = "" if record.score is None else f"{record.score:+.4f}"
         problem = record.error or record.flag or ""
-        rows.append([encode_path(record.path), record.label or "", score, problem])
+        rows.append([display_path(record.path), record.label or "", score, problem])
     if not with_errors:
         rows = [row[:3] for row in rows]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
@@ -152,27 +168,73 @@ def render_table(records: Sequence[ClassifyRecord]) -> str:
     return buffer.getvalue()
 
 
+# A record line is a few hundred bytes; a path is at most PATH_MAX (4096) bytes, each
+# written as up to 4 characters, and an error message is short: a longer line is not ours.
+MAX_RECORD_LINE = 256 * 1024
+_RECORD_START = b'{"schema": '
+
+
+def read_resume_state(fd: int, name: str) -> tuple[set[str], int]:
+    """Validates every line of the records file open on ``fd`` WITHOUT changing it, and
+    returns the encoded paths recorded and the length of its complete lines.
+
+    Anything that is not this tool's schema-1 jsonl records (a CSV, a photo, another
+    schema) raises ``ResumeError`` and the file stays as it is. A torn last line (a run
+    killed mid-write) is accepted only when it starts like a record."""
+    size = os.fstat(fd).st_size
+    if size > MAX_RECORDS_BYTES:
+        raise ResumeError(f"{name}: {size} bytes is over the {MAX_RECORDS_BYTES}-byte limit")
+    os.lseek(fd, 0, os.SEEK_SET)
+    paths: set[str] = set()
+    complete = 0
+    with os.fdopen(os.dup(fd), "rb") as handle:
+        for number in itertools.count(1):
+            line = handle.readline(MAX_RECORD_LINE + 1)
+            if not line:
+                break
+            if not line.endswith(b"\n"):
+                if len(line) > MAX_RECORD_LINE:
+                    raise ResumeError(f"{name} line {number} is not a classify record: too long")
+                if not (line.startswith(_RECORD_START) or _RECORD_START.startswith(line)):
+                    raise ResumeError(f"{name} line {number} is not a classify record")
+                break  # a torn last line: cut when the run starts writing
+            paths.add(_record_path(line, name, number))
+            complete += len(line)
+    paths.discard("")
+    return paths, complete
+
+
+def _record_path(line: bytes, name: str, number: int) -> str:
+    if not line.strip():
+        return ""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ResumeError(f"{name} line {number} is not a classify record: {error}") from None
+    if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+        raise ResumeError(f"{name} line {number} is not a classify record")
+    schema = record.get("schema")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        raise ResumeError(
+            f"{name} line {number} has schema {schema!r}; this client writes schema "
+            f"{SCHEMA_VERSION}: resume with the client that wrote it, or write a new file"
+        )
+    return str(record["path"])
+
+
 def recorded_paths(path: Path) -> set[str]:
     """Encoded paths that already have a record in the jsonl file ``path`` (empty when it
-    does not exist). A torn last line, left by a run killed mid-write, is cut off the file
-    so the resumed run appends after the last complete record."""
+    does not exist); a torn last line is cut off once the whole file has been validated."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return set()
-    except OSError as error:
-        raise ResumeError(f"cannot read {path}: {error.strerror}") from error
-    complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
-        with path.open("r+b") as handle:
-            handle.truncate(len(complete))
-    paths = set()
-    for number, line in enumerate(complete.decode("utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            paths.add(str(record["path"]))
-        except (ValueError, KeyError, TypeError) as error:
-            raise ResumeError(f"{path} line {number} is not a classify record: {error}") from None
+        fd = open_regular(path, "--resume")
+    except FileRefused as error:
+        if not path.exists():
+            return set()
+        raise ResumeError(str(error)) from None
+    try:
+        paths, complete = read_resume_state(fd, str(path))
+    finally:
+        os.close(fd)
+    if complete != path.stat().st_size:
+        os.truncate(path, complete)
     return paths

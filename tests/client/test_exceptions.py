@@ -42,6 +42,7 @@ TREE: dict[str, tuple[type, ...]] = {
     "GoldenError": (ConfigError,),
     "TrainingDataError": (ConfigError,),
     "ResumeError": (ConfigError,),
+    "FileRefused": (ConfigError,),
 }
 
 

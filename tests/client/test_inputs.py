@@ -86,3 +86,106 @@ def test_path_inputs_read_nothing_until_loaded(tmp_path: Path) -> None:
     assert item.data is None and item.error is None  # listed, not read
     photo.write_bytes(b"changed")
     assert item.load().data == b"changed"
+
+
+def _inputs(
+    sources: list[str], stdin: io.TextIOWrapper | None = None
+) -> list[tuple[str, str | None]]:
+    """(path, error) per input, every input loaded, as classify sees them."""
+    loaded = (item.load() for item in path_inputs(sources, stdin=stdin, max_bytes=SMALL_LIMIT))
+    return [(item.key, item.error) for item in loaded]
+
+
+def test_a_nul_byte_on_stdin_is_one_error_record_not_a_lost_run(tmp_path: Path) -> None:
+    photo = str(car_photos()[0])
+    # find -print0: NUL-separated names on one line, then a normal line.
+    stdin = io.TextIOWrapper(io.BytesIO(f"{photo}\0{photo}\0\n{photo}\n".encode()))
+    results = _inputs(["-"], stdin)
+    assert len(results) == 2
+    assert "NUL byte" in (results[0][1] or "") and "-print0" in (results[0][1] or "")
+    assert results[1] == (photo, None)
+
+
+def test_an_endless_line_on_stdin_is_bounded() -> None:
+    class Zeros(io.RawIOBase):  # /dev/zero: never a newline, never an end
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+            buffer[:] = bytes(len(buffer))
+            return len(buffer)
+
+    stdin = io.TextIOWrapper(io.BufferedReader(Zeros()))
+    results = _inputs(["-"], stdin)
+    assert len(results) == 1
+    assert "is not a path" in (results[0][1] or "")
+
+
+def test_a_walk_reports_links_it_cannot_follow_instead_of_skipping_them(tmp_path: Path) -> None:
+    root = tmp_path / "photos"
+    root.mkdir()
+    good = root / "good.jpg"
+    good.write_bytes(car_photos()[0].read_bytes())
+    (root / "dangling.jpg").symlink_to(root / "missing.jpg")
+    (root / "dangling-no-suffix").symlink_to(root / "missing")
+    (root / "loop.jpg").symlink_to(root / "loop.jpg")
+    (root / "notes.txt").write_text("not an image: not an input")
+    device = tmp_path / "zero"
+    try:
+        os.mknod(device, 0o666 | 0o020000, os.makedev(1, 5))
+        (root / "device.jpg").symlink_to(device)
+    except PermissionError:
+        pass  # not root: the device case is covered where mknod works
+    found = dict(_inputs([str(root)]))
+    assert found.pop(str(good)) is None
+    assert "dangling" in (found.pop(str(root / "dangling.jpg")) or "")
+    assert "dangling" in (found.pop(str(root / "dangling-no-suffix")) or "")
+    assert "loop" in (found.pop(str(root / "loop.jpg")) or "")
+    if (root / "device.jpg").is_symlink():
+        assert "character device" in (found.pop(str(root / "device.jpg")) or "")
+    assert found == {}
+    # By name, the same paths get the same kind of answer.
+    named = dict(_inputs([str(root / "dangling.jpg"), str(root / "loop.jpg")]))
+    assert "dangling" in (named[str(root / "dangling.jpg")] or "")
+    assert "loop" in (named[str(root / "loop.jpg")] or "")
+
+
+def test_permission_problems_are_records_not_tracebacks() -> None:
+    from tests.client.special_files import unprivileged, world_readable_dir
+
+    root = world_readable_dir()
+    try:
+        photo_bytes = car_photos()[0].read_bytes()
+        listable = root / "photos"
+        (listable / "locked").mkdir(parents=True)
+        (listable / "good.jpg").write_bytes(photo_bytes)
+        (listable / "locked" / "hidden.jpg").write_bytes(photo_bytes)
+        (listable / "locked").chmod(0o000)  # cannot be listed
+        unsearchable = root / "unsearchable"
+        unsearchable.mkdir()
+        (unsearchable / "x.jpg").write_bytes(photo_bytes)
+        unsearchable.chmod(0o600)  # no x: a path inside cannot even be stat'ed
+
+        def run() -> list[list[str | None]]:
+            sources = [str(listable), str(unsearchable / "x.jpg")]
+            return [list(pair) for pair in _inputs(sources)]
+
+        results = {path: error for path, error in unprivileged(run)}
+        assert results[str(listable / "good.jpg")] is None
+        assert "cannot list directory" in (results[str(listable / "locked")] or "")
+        assert "Permission denied" in (results[str(unsearchable / "x.jpg")] or "")
+        assert len(results) == 3
+    finally:
+        for path in (root / "photos" / "locked", root / "unsearchable"):
+            path.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(root)
+
+
+def test_the_runs_own_output_is_refused_as_an_input(tmp_path: Path) -> None:
+    output = tmp_path / "records.jpg"
+    output.write_bytes(car_photos()[0].read_bytes())
+    info = output.stat()
+    inputs = path_inputs([str(output)], exclude=frozenset({(info.st_dev, info.st_ino)}))
+    assert "--output" in (next(inputs).load().error or "")

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from inception_svm_client.exceptions import ResumeError
 from inception_svm_client.records import (
+    MAX_RECORD_LINE,
     ClassifyRecord,
     RecordWriter,
     decode_path,
@@ -78,3 +80,44 @@ def test_resume_reads_complete_records_and_cuts_a_torn_line(tmp_path: Path) -> N
     output.write_text(complete + '{"schema": 1, "pa')
     assert recorded_paths(output) == {encode_path("a\\b.jpg")}
     assert output.read_text() == complete
+
+
+@pytest.mark.parametrize("output_format", ["csv", "table"])
+def test_csv_and_table_never_print_control_characters_from_a_file_name(
+    output_format: str,
+) -> None:
+    name = "evil\x1b[2J\rfake\nrow.jpg"
+    out = io.StringIO()
+    writer = RecordWriter(out, output_format)
+    writer.write(ClassifyRecord(name, "modern", 0.5))
+    writer.write(ClassifyRecord("b.jpg", "classic", -0.5))
+    writer.close()
+    text = out.getvalue()
+    assert not any(char in text for char in "\x1b\r")
+    assert len(text.splitlines()) == 3  # header + one line per record: no fake row
+    first = text.splitlines()[1]
+    shown = first.split(",")[0] if output_format == "csv" else first.split()[0]
+    assert decode_path(shown) == os.fsencode(name)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"schema": 2, "path": "a.jpg"}\n', "schema 2"),
+        (b'{"schema": true, "path": "a.jpg"}\n', "schema True"),
+        (b'{"schema": 1}\n', "not a classify record"),
+        (b"[1, 2]\n", "not a classify record"),
+        (b"not json\n", "not a classify record"),
+        (b"torn but not a record", "not a classify record"),
+        (b"x" * (MAX_RECORD_LINE + 10), "too long"),
+    ],
+)
+def test_resume_validates_the_whole_file_before_changing_it(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    output = tmp_path / "out.jsonl"
+    good = (json.dumps(ClassifyRecord("ok.jpg", "x", 1.0).as_dict()) + "\n").encode()
+    output.write_bytes(good + content)
+    with pytest.raises(ResumeError, match=message):
+        recorded_paths(output)
+    assert output.read_bytes() == good + content

@@ -257,3 +257,40 @@ def test_sweep_stops_at_the_first_step_over_the_slo(server: ServerHandle, tmp_pa
     assert report["passed"] is False
     assert [row["concurrency"] for row in report["rows"]] == [1]
     assert report["skipped_levels"] == [2.0, 4.0]
+
+
+@pytest.mark.parametrize("flag", ["--output", "--csv", "--html"])
+@pytest.mark.parametrize("make", ["fifo", "chardev", "link"])
+def test_outputs_that_are_not_regular_files_are_refused_before_the_run_and_survive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, make: str
+) -> None:
+    from tests.client.special_files import fifo, kind, null_device
+
+    target = tmp_path / "result"
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    {"fifo": fifo, "chardev": null_device, "link": lambda p: p.symlink_to(victim)}[make](target)
+    dead = f"127.0.0.1:{free_port()}"
+    code = main(["loadtest", "--server", dead, "--requests", "1", flag, str(target)])
+    assert code == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert f"{flag} {target}" in err and "refused" in err
+    assert "UNAVAILABLE" not in err  # before any load
+    assert kind(target) == make and victim.read_text() == "keep me"
+
+
+def test_the_report_is_not_written_over_an_input_or_twice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = tmp_path / "images"
+    images.mkdir()
+    photo = images / "a.jpg"
+    photo.write_bytes(b"\xff\xd8 not decoded here")
+    dead = f"127.0.0.1:{free_port()}"
+    common = ["loadtest", "--server", dead, "--requests", "1", "--images", str(images)]
+    assert main([*common, "--output", str(photo)]) == EXIT_USAGE
+    assert "inside the input directory" in capsys.readouterr().err
+    same = tmp_path / "r.txt"
+    assert main([*common, "--output", str(same), "--csv", str(same)]) == EXIT_USAGE
+    assert "also the --output file" in capsys.readouterr().err
+    assert photo.read_bytes() == b"\xff\xd8 not decoded here" and not same.exists()

@@ -145,3 +145,37 @@ def test_exit_2_without_golden_outputs(stand_in: ServerHandle, tmp_path: Path) -
     code, output = verify("--server", stand_in.grpc_target, "--model-dir", str(tmp_path))
     assert code == EXIT_COULD_NOT_RUN, output
     assert "cannot read golden file" in output
+
+
+def test_passes_with_an_svm_trained_on_prelogits(
+    stand_in: ServerHandle, model_base_path: Path, tmp_path: Path
+) -> None:
+    from tests.client.svm_files import write_svm
+
+    svm = write_svm(tmp_path / "prelogits.onnx", features="prelogits", version=1)
+    code, output = verify(
+        "--server", stand_in.grpc_target, "--model-dir", str(model_base_path), "--svm", str(svm)
+    )
+    assert code == EXIT_OK, output
+    assert "PASS  svm featurizer" in output and "'features'" in output
+    assert "PASS  svm decisions" in output
+
+
+def test_exit_2_against_the_rest_port_as_classify_does(
+    stand_in: ServerHandle, model_base_path: Path
+) -> None:
+    rest = stand_in.rest_url.split("://", 1)[1].rstrip("/")
+    code, output = verify("--server", rest, "--model-dir", str(model_base_path), "--deadline", "5")
+    assert code == EXIT_COULD_NOT_RUN, output
+    assert "could not verify" in output and "WRONG_PORT" in output
+
+
+def test_a_golden_file_that_is_not_a_regular_file_is_refused_without_hanging(
+    tmp_path: Path,
+) -> None:
+    from tests.client.special_files import fifo, zero_device
+
+    for golden in (fifo(tmp_path / "golden.json"), zero_device(tmp_path / "zero")):
+        code, output = verify("--server", "127.0.0.1:1", "--golden", str(golden))
+        assert code == EXIT_COULD_NOT_RUN, output
+        assert "not a regular file: refused" in output

@@ -23,10 +23,12 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.commands._interrupts import StopRequest, stop_on_signals
+from inception_svm_client.commands._output import check_report, identity, open_records
 from inception_svm_client.commands._progress import InputsProgress
 from inception_svm_client.commands.sharding import Shard, resolve_shard, shard_output
 from inception_svm_client.config import ChannelConfig, FeaturizerConfig
-from inception_svm_client.exceptions import ClientError, ErrorCode, ResumeError
+from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.files import MAX_TRAINING_REPORT_BYTES, read_bounded, write_atomically
 from inception_svm_client.grpc._featurizer import FeatureResult
 from inception_svm_client.inputs import IMAGE_SUFFIXES, path_inputs
 from inception_svm_client.records import (
@@ -35,7 +37,6 @@ from inception_svm_client.records import (
     ClassifyRecord,
     RecordWriter,
     encode_path,
-    recorded_paths,
 )
 from inception_svm_client.report._classify import render_report
 from inception_svm_client.svm._classifier import SvmClassifier
@@ -111,9 +112,10 @@ class ClassifyConfig:
 def _load_training_report(path: Path | None) -> TrainingReport | None:
     if path is None:
         return None
+    data = read_bounded(path, MAX_TRAINING_REPORT_BYTES, "--training-report")
     try:
-        return TrainingReport.from_json(path.read_text())
-    except (OSError, ValueError, KeyError) as error:
+        return TrainingReport.from_json(data.decode("utf-8"))
+    except (ValueError, KeyError, TypeError) as error:
         raise ClientError(
             ErrorCode.INVALID_CONFIG, f"cannot read training report {path}: {error}"
         ) from None
@@ -168,15 +170,11 @@ def to_record(result: FeatureResult, classifier: SvmClassifier) -> ClassifyRecor
 
 def _open_output(config: ClassifyConfig, stdout: TextIO) -> tuple[TextIO, set[str]]:
     """The stream records go to, and the encoded paths it already holds (``--resume``)."""
+    if config.report_path is not None:
+        check_report(config.report_path, config.sources, config.output_path)
     if config.output_path is None:
         return stdout, set()
-    done = recorded_paths(config.output_path) if config.resume else set()
-    try:
-        if config.resume:
-            return config.output_path.open("a", encoding="utf-8", newline=""), done
-        return config.output_path.open("w", encoding="utf-8", newline=""), done
-    except OSError as error:
-        raise ResumeError(f"cannot write {config.output_path}: {error.strerror}") from error
+    return open_records(config.output_path, resume=config.resume, sources=config.sources)
 
 
 def _quiet_closed_stdout(stdout: TextIO) -> None:
@@ -249,11 +247,28 @@ def classify(config: ClassifyConfig, stdin: TextIO, stdout: TextIO) -> int:
         return EXIT_PARTIAL
     if config.report_path is not None:
         page = render_report(records, classifier.metadata, training, config.report_notice)
-        config.report_path.write_text(page, encoding="utf-8")
+        try:
+            write_atomically(config.report_path, page, "--report")
+        except ClientError as error:
+            _log.error("%s; the records are intact", error)
+            return EXIT_USAGE
         _log.info("wrote %s", config.report_path)
     if tally.failed or tally.flagged or tally.skipped or config.output_path is not None:
         _log.info("%s", tally.summary())
     return EXIT_PARTIAL if tally.failed or tally.flagged else EXIT_OK
+
+
+def _write_failed(config: ClassifyConfig, error: OSError, tally: Tally) -> int:
+    where = config.output_path or "stdout"
+    _log.error(
+        "cannot write records to %s: %s; the %d records written before are intact",
+        where,
+        error.strerror or error,
+        tally.written,
+    )
+    if config.output_path is not None and config.output_format == "jsonl":
+        _log.error("free space, then rerun with --resume --output %s to finish", where)
+    return EXIT_USAGE
 
 
 def _report_outage(config: ClassifyConfig, error: ClientError) -> None:
@@ -295,7 +310,11 @@ def _run(
             if flag:
                 _log.warning("%s; records will be flagged", flag)
             inputs = path_inputs(
-                config.sources, stdin=stdin, max_bytes=config.max_image_bytes, skip=skip
+                config.sources,
+                stdin=stdin,
+                max_bytes=config.max_image_bytes,
+                skip=skip,
+                exclude=identity(config.output_path),
             )
             for result in featurizer.featurize(inputs, stop.event):
                 if result.code == ErrorCode.INTERRUPTED:
@@ -310,6 +329,8 @@ def _run(
     except BrokenPipeError:
         _quiet_closed_stdout(out)
         return EXIT_BROKEN_PIPE
+    except OSError as error:  # a full disk, a quota, an I/O error under --output
+        return _write_failed(config, error, tally)
     except ClientError as error:
         if stop.exit_code is not None:
             return None  # interrupted while connecting: reported as an interrupt
@@ -349,7 +370,7 @@ class ClassifyCommand:
         )
         parser.add_argument(
             "--shard-count",
-            type=int,
+            type=options.bounded_int,
             metavar="COUNT",
             help="the shard count for an Indexed Job's JOB_COMPLETION_INDEX (its completions; "
             "default: $INCEPTION_SVM_SHARD_COUNT); {shard} in --output becomes the index",

@@ -143,7 +143,11 @@ class ImagenetCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("paths", nargs="+", metavar="IMAGE", help="file, directory or '-'")
         parser.add_argument(
-            "--top", type=int, default=DEFAULT_TOP_K, metavar="K", help="classes per image"
+            "--top",
+            type=options.bounded_int,
+            default=DEFAULT_TOP_K,
+            metavar="K",
+            help="classes per image",
         )
         parser.add_argument("--format", choices=FORMATS, default="jsonl")
         options.add_server_arguments(parser)

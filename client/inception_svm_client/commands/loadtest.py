@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -16,7 +17,9 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.commands._progress import ProgressLine
-from inception_svm_client.exceptions import ClientError
+from inception_svm_client.config import DEFAULT_MAX_IMAGE_BYTES
+from inception_svm_client.exceptions import ClientError, FileRefused
+from inception_svm_client.files import check_target, read_bounded, refuse_inputs
 from inception_svm_client.inputs import bundled_cars_dir, images_in_directory
 from inception_svm_client.loadtest.html_report import REPORT_EXTRA, plotly_available, render_html
 from inception_svm_client.loadtest.plan import (
@@ -51,9 +54,9 @@ def load_images(directory: Path, limit: int = MAX_IMAGES) -> tuple[bytes, ...]:
     if not paths:
         raise ValueError(f"no image files under {directory}")
     try:
-        images = tuple(path.read_bytes() for path in paths)
-    except OSError as error:
-        raise ValueError(f"cannot read images under {directory}: {error}") from None
+        images = tuple(read_bounded(path, DEFAULT_MAX_IMAGE_BYTES, "image") for path in paths)
+    except FileRefused as error:
+        raise ValueError(f"cannot use images under {directory}: {error}") from None
     empty = [str(path) for path, data in zip(paths, images, strict=True) if not data]
     if empty:
         raise ValueError(f"empty image files: {', '.join(empty[:5])}")
@@ -93,6 +96,32 @@ def refuse_conflicts(args: argparse.Namespace) -> None:
         ):
             if value is not None:
                 raise ValueError(f"{flag} applies to a sweep (--concurrency-range, --rate-range)")
+
+
+def check_outputs(outputs: Outputs, images: Path) -> None:
+    """Before any load: each file is a regular file or a new name, not an input, and no
+    two flags name the same file (the second write would replace the first)."""
+    named = [
+        (flag, path)
+        for flag, path in (
+            ("--output", outputs.json),
+            ("--csv", outputs.csv),
+            ("--html", outputs.html),
+        )
+        if path is not None
+    ]
+    seen: dict[str, str] = {}
+    for flag, path in named:
+        key = os.path.abspath(path)
+        if key in seen:
+            raise ValueError(f"{flag} {path} is also the {seen[key]} file")
+        seen[key] = flag
+        try:
+            refuse_inputs(path, [images], flag)
+            if path.parent.is_dir():
+                check_target(path, flag)
+        except FileRefused as error:
+            raise ValueError(str(error)) from None
 
 
 def sweep_levels(args: argparse.Namespace) -> tuple[float, ...]:
@@ -137,6 +166,7 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
         check_responses=not args.no_check,
     )
     outputs = Outputs(json=args.output, csv=args.csv, html=args.html)
+    check_outputs(outputs, args.images)
     if outputs.html is not None and not plotly_available():
         raise ValueError(f"--html needs plotly: {REPORT_EXTRA}")
     return LoadTestPlan(
@@ -185,7 +215,7 @@ def load_test(plan: LoadTestPlan, stdout: TextIO, stderr: TextIO) -> int:
             continue
         try:
             write_atomically(path, render(report))
-        except OSError as error:
+        except (OSError, ClientError) as error:
             print(f"error: cannot write {path}: {error}", file=stderr)
             return EXIT_USAGE
         print(f"wrote {path}", file=stderr)
@@ -201,11 +231,15 @@ class LoadTestCommand:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         server = options.add_connection_arguments(parser)
         server.add_argument(
-            "--deadline", type=float, default=30.0, metavar="S", help="per-request deadline"
+            "--deadline",
+            type=options.finite_float,
+            default=30.0,
+            metavar="S",
+            help="per-request deadline",
         )
         server.add_argument(
             "--connections",
-            type=int,
+            type=options.bounded_int,
             default=1,
             metavar="N",
             help="separate HTTP/2 connections the load is spread over (at most --concurrency)",
@@ -220,7 +254,7 @@ class LoadTestCommand:
         load = parser.add_argument_group("load shape (one of)")
         load.add_argument(
             "--concurrency",
-            type=int,
+            type=options.bounded_int,
             default=None,
             metavar="C",
             help=f"closed loop: C callers, each sends when its previous request returns "
@@ -228,7 +262,7 @@ class LoadTestCommand:
         )
         load.add_argument(
             "--rate",
-            type=float,
+            type=options.finite_float,
             default=None,
             metavar="R",
             help="open loop: R requests/s on a fixed schedule, whatever the latency",
@@ -247,13 +281,15 @@ class LoadTestCommand:
         )
         load.add_argument(
             "--max-outstanding",
-            type=int,
+            type=options.bounded_int,
             default=None,
             metavar="N",
             help="open loop: sends due while N requests are in flight are dropped and counted "
             f"(default {DEFAULT_MAX_OUTSTANDING})",
         )
-        load.add_argument("--batch-size", type=int, default=1, metavar="B", help="images/request")
+        load.add_argument(
+            "--batch-size", type=options.bounded_int, default=1, metavar="B", help="images/request"
+        )
         load.add_argument(
             "--images",
             type=Path,
@@ -264,11 +300,11 @@ class LoadTestCommand:
         bounds = parser.add_argument_group(
             "one run's bounds (at least one; the first reached ends the run)"
         )
-        bounds.add_argument("--requests", type=int, default=None, metavar="N")
-        bounds.add_argument("--duration", type=float, default=None, metavar="S")
+        bounds.add_argument("--requests", type=options.bounded_int, default=None, metavar="N")
+        bounds.add_argument("--duration", type=options.finite_float, default=None, metavar="S")
         bounds.add_argument(
             "--warmup",
-            type=float,
+            type=options.finite_float,
             default=0.0,
             metavar="S",
             help="seconds excluded from figures (per step in a sweep)",
@@ -276,14 +312,14 @@ class LoadTestCommand:
         sweep = parser.add_argument_group("sweep steps: measured in windows until stable")
         sweep.add_argument(
             "--window",
-            type=float,
+            type=options.finite_float,
             default=None,
             metavar="S",
             help=f"window length (default {_WINDOW_DEFAULTS.window_s:g})",
         )
         sweep.add_argument(
             "--stability",
-            type=float,
+            type=options.finite_float,
             default=None,
             metavar="FRACTION",
             help=f"stable when the last {_WINDOW_DEFAULTS.stable_windows} windows' throughput "
@@ -292,7 +328,7 @@ class LoadTestCommand:
         )
         sweep.add_argument(
             "--max-windows",
-            type=int,
+            type=options.bounded_int,
             default=None,
             metavar="N",
             help=f"give up on stability after N windows; the row is marked unstable "
@@ -301,13 +337,17 @@ class LoadTestCommand:
         gates = parser.add_argument_group("gates (exit 1 when one fails; a sweep stops there)")
         gates.add_argument(
             "--max-error-rate",
-            type=float,
+            type=options.finite_float,
             default=0.0,
             metavar="FRACTION",
             help="failed/measured requests allowed per step (default 0: any failure fails)",
         )
         gates.add_argument(
-            "--slo-p99", type=float, default=None, metavar="MS", help="p99 latency limit"
+            "--slo-p99",
+            type=options.finite_float,
+            default=None,
+            metavar="MS",
+            help="p99 latency limit",
         )
         out = parser.add_argument_group("output (the table always goes to stdout)")
         out.add_argument("--output", type=Path, default=None, help="write the report as JSON")

@@ -4,6 +4,7 @@ typed configs (the only place a Namespace becomes a ChannelConfig/FeaturizerConf
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -49,6 +50,43 @@ FLAG_FOR_FIELD: Mapping[str, str] = {
     "warmup_s": "--warmup",
     "window_s": "--window",
 }
+
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1  # TF Serving's version numbers are int64
+
+
+def _ascii(text: str) -> str:
+    # int() and float() accept any Unicode digit ("１２"): a flag's value is ASCII.
+    stripped = text.strip()
+    if not stripped.isascii():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (ASCII digits only)")
+    return stripped
+
+
+def finite_float(text: str) -> float:
+    """The type of every float flag: NaN compares false with every bound (so ``--deadline
+    nan`` would pass each check and then time out every call) and infinity overflows the
+    conversions downstream, so both are refused, naming the flag (argparse adds it)."""
+    try:
+        value = float(_ascii(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def bounded_int(text: str, maximum: int = INT32_MAX) -> int:
+    """The type of every integer flag: ASCII digits, within what the setting can carry
+    (a 20-digit value would overflow the int64 fields of the wire format)."""
+    try:
+        value = int(_ascii(text), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if abs(value) > maximum:
+        raise argparse.ArgumentTypeError(f"{text} is out of range (at most {maximum})")
+    return value
 
 
 def usage_message(error: ValueError) -> str:
@@ -98,13 +136,15 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
 def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
     batching = parser.add_argument_group("batching")
     defaults = FeaturizerConfig()
-    batching.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    batching.add_argument("--batch-timeout-ms", type=float, default=defaults.batch_timeout_ms)
-    batching.add_argument("--max-in-flight", type=int, default=defaults.max_in_flight)
-    batching.add_argument("--deadline", type=float, default=defaults.deadline_s, metavar="S")
+    batching.add_argument("--batch-size", type=bounded_int, default=defaults.batch_size)
+    batching.add_argument(
+        "--batch-timeout-ms", type=finite_float, default=defaults.batch_timeout_ms
+    )
+    batching.add_argument("--max-in-flight", type=bounded_int, default=defaults.max_in_flight)
+    batching.add_argument("--deadline", type=finite_float, default=defaults.deadline_s, metavar="S")
     batching.add_argument(
         "--retry-budget",
-        type=float,
+        type=finite_float,
         default=defaults.retry.budget_s,
         metavar="S",
         help="keep retrying UNAVAILABLE/DEADLINE_EXCEEDED/RESOURCE_EXHAUSTED and lost "
@@ -113,14 +153,14 @@ def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
     )
     batching.add_argument(
         "--max-attempts",
-        type=int,
+        type=bounded_int,
         default=defaults.retry.max_attempts,
         metavar="N",
         help="also cap attempts per request (default: only the retry budget bounds them)",
     )
     batching.add_argument(
         "--max-image-mib",
-        type=float,
+        type=finite_float,
         default=DEFAULT_MAX_IMAGE_BYTES / MIB,
         help="larger files are reported as errors without being sent",
     )
@@ -148,9 +188,14 @@ def model_version(text: str) -> int | str:
     if text == LATEST:
         return LATEST
     try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a version number or {LATEST!r}") from None
+        version = bounded_int(text, INT64_MAX)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(
+            f"{error}: expected a version number or {LATEST!r}"
+        ) from None
+    if version < 0:
+        raise argparse.ArgumentTypeError(f"{text}: a version number is not negative")
+    return version
 
 
 def add_features_argument(parser: argparse.ArgumentParser, default: str | None) -> None:
@@ -191,8 +236,13 @@ def featurizer_config(
     )
 
 
+MAX_IMAGE_MIB = 64 * 1024  # 64 GiB: far above any photo, far below int overflow
+
+
 def max_image_bytes(args: argparse.Namespace) -> int:
     limit = int(args.max_image_mib * MIB)
     if limit < 1:
         raise ValueError("--max-image-mib must be positive")
+    if args.max_image_mib > MAX_IMAGE_MIB:
+        raise ValueError(f"--max-image-mib must be at most {MAX_IMAGE_MIB}")
     return limit

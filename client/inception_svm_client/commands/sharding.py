@@ -56,10 +56,11 @@ class Shard:
 
 
 def _integer(text: str, what: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise ValueError(f"{what} must be an integer, not {text!r}") from None
+    """ASCII digits only: ``int`` also takes "１" (fullwidth), which no Job sets."""
+    stripped = text.strip()
+    if not (stripped.isascii() and stripped.isdigit()) or len(stripped) > 9:
+        raise ValueError(f"{what} must be a non-negative integer, not {text!r}")
+    return int(stripped)
 
 
 def parse_shard(text: str) -> Shard:
@@ -84,8 +85,11 @@ def resolve_shard(
     if count is None and count_text:
         count = _integer(count_text, COUNT_ENV)
     if not index_text:
-        if count is not None and count_flag is not None:
+        if count_flag is not None:
             raise ValueError(f"--shard-count needs {INDEX_ENV} (or give --shard INDEX/COUNT)")
+        if count is not None:
+            # Without the index every pod would classify every input.
+            raise ValueError(f"{COUNT_ENV} needs {INDEX_ENV} (or give --shard INDEX/COUNT)")
         return None
     if count is None:
         raise ValueError(

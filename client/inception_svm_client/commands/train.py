@@ -17,7 +17,8 @@ from inception_svm_client.commands import (
     options,
 )
 from inception_svm_client.config import DEFAULT_FEATURES, ChannelConfig, FeaturizerConfig
-from inception_svm_client.exceptions import ClientError, TrainingDataError
+from inception_svm_client.exceptions import ClientError, FileRefused, TrainingDataError
+from inception_svm_client.files import check_target, refuse_inputs, write_atomically
 from inception_svm_client.grpc._featurizer import FeatureResult, Featurizer
 from inception_svm_client.svm._training import (
     describe_report,
@@ -81,8 +82,9 @@ def train(config: TrainConfig) -> int:
         )
         return EXIT_USAGE
     try:
+        _check_outputs(config)
         training_set = load_training_set(config.data_dir)
-    except (TrainingDataError, ValueError) as error:
+    except (TrainingDataError, FileRefused, ValueError, OSError) as error:
         _log.error("%s", error)
         return EXIT_USAGE
     try:
@@ -98,13 +100,28 @@ def train(config: TrainConfig) -> int:
     except ClientError as error:
         _log.error("cannot featurize through %s: %s", config.channel.target, error)
         return EXIT_USAGE
-    config.output.parent.mkdir(parents=True, exist_ok=True)
-    config.output.write_bytes(trained.onnx_bytes)
-    config.training_report.write_text(trained.report.to_json() + "\n")
+    try:
+        write_atomically(config.output, trained.onnx_bytes, "--output")
+        report = trained.report.to_json() + "\n"
+        write_atomically(config.training_report, report, "--training-report")
+    except FileRefused as error:
+        _log.error("%s", error)
+        return EXIT_USAGE
     print(f"features: {trained.metadata.features} ({trained.metadata.feature_dim}-d)")
     print(describe_report(trained.report))
     _log.info("wrote %s and %s", config.output, config.training_report)
     return EXIT_OK
+
+
+def _check_outputs(config: TrainConfig) -> None:
+    """Before any featurizing: both files must be writable, neither inside DATA_DIR (the
+    ONNX file would overwrite a training photo, or be read as one next time)."""
+    for path, flag in ((config.output, "--output"), (config.training_report, "--training-report")):
+        refuse_inputs(path, [config.data_dir], flag)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        check_target(path, flag)
+    if config.output.absolute() == config.training_report.absolute():
+        raise FileRefused(f"--training-report {config.training_report} is the --output file")
 
 
 class TrainCommand:
@@ -120,7 +137,9 @@ class TrainCommand:
             help="JSON with leave-one-out accuracy and confusion matrix "
             "(default: OUTPUT with suffix .training.json)",
         )
-        parser.add_argument("-C", dest="c", type=float, default=1.0, help="SVM regularisation")
+        parser.add_argument(
+            "-C", dest="c", type=options.finite_float, default=1.0, help="SVM regularisation"
+        )
         parser.add_argument("--no-progress", action="store_true")
         options.add_features_argument(parser, default=DEFAULT_FEATURES)
         options.add_server_arguments(parser)

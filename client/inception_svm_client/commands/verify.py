@@ -155,10 +155,12 @@ class VerifyCommand:
         parser.add_argument("--svm", type=Path, help="also check this svm.onnx from `train`")
         parser.add_argument("--svm-sha256", help="refuse an SVM file with another digest")
         parser.add_argument("--format", choices=FORMATS, default="text")
-        parser.add_argument("--latency-samples", type=int, default=LATENCY_SAMPLES, metavar="N")
+        parser.add_argument(
+            "--latency-samples", type=options.bounded_int, default=LATENCY_SAMPLES, metavar="N"
+        )
         parser.add_argument(
             "--deadline",
-            type=float,
+            type=options.finite_float,
             default=DEFAULT_DEADLINE_S,
             metavar="S",
             help="per call (default: %(default)s)",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import grpc
 
 from inception_svm_client.config import ChannelConfig, TlsConfig
-from inception_svm_client.exceptions import ClientError, ErrorCode
+from inception_svm_client.files import MAX_PEM_BYTES, read_bounded
 
 
 def resolve_target(target: str) -> str:
@@ -50,13 +50,8 @@ def channel_options(config: ChannelConfig) -> list[tuple[str, int | str]]:
 
 
 def _read(path: object, what: str) -> bytes:
-    try:
-        with open(str(path), "rb") as handle:
-            return handle.read()
-    except OSError as error:
-        raise ClientError(
-            ErrorCode.INVALID_CONFIG, f"cannot read {what} {path}: {error}"
-        ) from error
+    """A PEM file: a regular file of at most 1 MiB (``files.read_bounded``)."""
+    return read_bounded(str(path), MAX_PEM_BYTES, what)
 
 
 def channel_credentials(tls: TlsConfig) -> grpc.ChannelCredentials:

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from inception_svm_client import files
 from inception_svm_client.loadtest.plan import LoadTestPlan
 from inception_svm_client.loadtest.server_metrics import as_mapping
 from inception_svm_client.loadtest.stats import LatencySummary
@@ -265,11 +266,11 @@ def csv_text(report: dict[str, Any]) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Written whole to a sibling and renamed, so a reader never sees half a report."""
+    """Written whole to a sibling and renamed, so a reader never sees half a report; only
+    over a regular file or a new name (``files.write_atomically``: a device, a FIFO or a
+    symbolic link is refused, never replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_text(text, encoding="utf-8")
-    staging.replace(path)
+    files.write_atomically(path, text, "output")
 
 
 def json_text(report: dict[str, Any]) -> str:

@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inception_svm_client.exceptions import ClientError, ErrorCode, SignatureMismatchError
+from inception_svm_client.exceptions import (
+    ClientError,
+    ErrorCode,
+    FileRefused,
+    SignatureMismatchError,
+)
+from inception_svm_client.files import MAX_SVM_BYTES, read_bounded
 from inception_svm_client.svm._metadata import SvmMetadata, TrainingReport
 
 if TYPE_CHECKING:
@@ -98,7 +104,7 @@ def export_onnx(model: Any, metadata: SvmMetadata) -> bytes:
 
 
 def sha256_file(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return hashlib.sha256(read_bounded(path, MAX_SVM_BYTES, "")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -137,11 +143,9 @@ class SvmClassifier:
     def load(cls, path: str | Path, expected_sha256: str | None = None) -> SvmClassifier:
         path = Path(path)
         try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise ClientError(
-                ErrorCode.INVALID_SVM, f"cannot read {path}: {error.strerror}"
-            ) from error
+            data = read_bounded(path, MAX_SVM_BYTES, "")
+        except FileRefused as error:
+            raise ClientError(ErrorCode.INVALID_SVM, error.details) from None
         if expected_sha256 is not None:
             actual = hashlib.sha256(data).hexdigest()
             if actual != expected_sha256.lower():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import grpc
@@ -30,8 +30,16 @@ from inception_svm_client.protos.messages import GET_MODEL_STATUS_METHOD
 from inception_svm_client.svm._classifier import SvmClassifier
 from inception_svm_client.verify.golden import Golden, GoldenInput
 
-# The server cannot be reached at all: the run says nothing about what it serves.
-UNREACHABLE_CODES = frozenset({ErrorCode.UNAVAILABLE, ErrorCode.DEADLINE_EXCEEDED})
+# The server cannot be reached at all, or the address is no gRPC server (the REST port, a
+# TLS mismatch): the run says nothing about what it serves, and exits 2 as classify does.
+UNREACHABLE_CODES = frozenset(
+    {
+        ErrorCode.UNAVAILABLE,
+        ErrorCode.DEADLINE_EXCEEDED,
+        ErrorCode.WRONG_PORT,
+        ErrorCode.TLS_HANDSHAKE_FAILED,
+    }
+)
 LATENCY_SAMPLES = 10
 
 
@@ -74,7 +82,9 @@ class Verifier:
         yield self._metadata()
         for item in self._golden.inputs:
             yield self._golden_input(item)
-        if self._svm is not None:
+        if self._svm is not None and self._svm.metadata.features != self._golden.output_name:
+            yield from self._svm_other_features(self._svm)
+        elif self._svm is not None:
             yield self._svm_featurizer(self._svm)
             yield self._svm_decisions(self._svm)
         yield self._imagenet_cat()
@@ -177,6 +187,51 @@ class Verifier:
                 f"the model gives {self._golden.feature_dim}",
             )
         return Check(name, info.model_version == self._served_version, detail)
+
+    def _svm_other_features(self, svm: SvmClassifier) -> Iterator[Check]:
+        """An SVM on other features than the golden outputs' (pre-logits): its own
+        signature is checked and fed the golden images; the golden file holds logits only,
+        so its labels are shown, not compared."""
+        info = svm.metadata.featurizer
+        target = replace(
+            self._featurizer.config.target,
+            signature_name=info.signature_name,
+            output_name=svm.metadata.features,
+        )
+        featurizer = Featurizer(
+            self._featurizer.channel,
+            replace(self._featurizer.config, target=target),
+            svm=svm.metadata,
+        )
+        try:
+            served = featurizer.fetch_signature()
+        except ClientError as error:
+            _abort_if_unreachable(error)
+            yield Check("svm featurizer", False, error.details)
+            yield Check("svm decisions", False, "the SVM's signature cannot feed it")
+            return
+        yield Check(
+            "svm featurizer",
+            True,
+            f"trained on {info.model_name!r} version {info.model_version} "
+            f"{info.signature_name!r} ({svm.metadata.features}, {svm.metadata.feature_dim}-d), "
+            f"served version {served.model_version}",
+        )
+        try:
+            features = featurizer.predict_with_retry(
+                [item.data for item in self._golden.inputs]
+            ).features
+        except ClientError as error:
+            _abort_if_unreachable(error)
+            yield Check("svm decisions", False, str(error))
+            return
+        labels = ", ".join(p.label for p in svm.predict(features))
+        yield Check(
+            "svm decisions",
+            True,
+            f"{len(features)} golden inputs classified through {info.signature_name!r} "
+            f"({labels}); the golden file holds logits only, so labels are not compared",
+        )
 
     def _svm_decisions(self, svm: SvmClassifier) -> Check:
         name = "svm decisions"

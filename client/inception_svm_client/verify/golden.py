@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from inception_svm_client.exceptions import GoldenError
+from inception_svm_client.exceptions import FileRefused, GoldenError
+from inception_svm_client.files import MAX_GOLDEN_BYTES, read_bounded
 
 GOLDEN_FILE = "inception_svm_golden.json"
 ASSETS_EXTRA = "assets.extra"
@@ -150,7 +151,9 @@ def golden_path_in(model_dir: Path) -> Path:
 
 def read_golden(path: Path) -> Golden:
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise GoldenError(f"cannot read golden file {path}: {error.strerror}") from None
+        text = read_bounded(path, MAX_GOLDEN_BYTES, "golden file").decode("utf-8")
+    except FileRefused as error:
+        raise GoldenError(error.details) from None
+    except UnicodeDecodeError as error:
+        raise GoldenError(f"golden file {path} is not UTF-8 text: {error}") from None
     return Golden.from_json(text, str(path))

@@ -123,3 +123,41 @@ def test_loadtest_users_read_the_flags_they_typed(
     code, out, err = run_main(capsys, "loadtest", "--server", "127.0.0.1:1", *flags)
     assert (code, out) == (2, "")
     assert message in err
+
+
+# One validator types every int/float flag of every command: NaN passes every range check
+# (it compares false), infinity overflows int(), a 20-digit version overflows int64, and
+# int()/float() accept fullwidth digits. Each exits 2 naming the flag, before any call.
+_CLASSIFY = ["classify", "x.jpg", "--svm", "s.onnx", "--server", "127.0.0.1:1"]
+_LOADTEST = ["loadtest", "--server", "127.0.0.1:1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        ([*_CLASSIFY, "--deadline", "nan"], "--deadline"),
+        ([*_CLASSIFY, "--retry-budget", "nan"], "--retry-budget"),
+        ([*_CLASSIFY, "--max-image-mib", "inf"], "--max-image-mib"),
+        ([*_CLASSIFY, "--batch-timeout-ms", "-inf"], "--batch-timeout-ms"),
+        ([*_CLASSIFY, "--model-version", "12345678901234567890"], "--model-version"),
+        ([*_CLASSIFY, "--model-version", "-1"], "--model-version"),
+        ([*_CLASSIFY, "--batch-size", "99999999999"], "--batch-size"),
+        ([*_CLASSIFY, "--shard-count", "\uff12"], "--shard-count"),
+        ([*_LOADTEST, "--duration", "nan"], "--duration"),
+        ([*_LOADTEST, "--requests", "1", "--slo-p99", "nan"], "--slo-p99"),
+        ([*_LOADTEST, "--concurrency-range", "1:2", "--window", "nan"], "--window"),
+        ([*_LOADTEST, "--rate", "inf", "--requests", "1"], "--rate"),
+        ([*_LOADTEST, "--requests", "1", "--max-error-rate", "nan"], "--max-error-rate"),
+        (["train", "d", "--output", "s.onnx", "--server", "h:1", "-C", "nan"], "-C"),
+        (["verify", "--golden", "g", "--server", "h:1", "--deadline", "nan"], "--deadline"),
+        (["verify", "--golden", "g", "--server", "h:1", "--latency-samples", "1e3"], "--latency"),
+        (["imagenet", "x.jpg", "--server", "h:1", "--top", "\uff15"], "--top"),
+    ],
+)
+def test_non_finite_and_out_of_range_numbers_exit_2_naming_the_flag(
+    argv: list[str], flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(capsys, *argv)
+    assert (code, out) == (2, ""), err
+    assert f"argument {flag}" in err
+    assert "Traceback" not in err

@@ -33,9 +33,25 @@ def test_the_flag_wins_over_the_job_environment() -> None:
     [
         ("3", None, {}, "expected INDEX/COUNT"),
         ("4/4", None, {}, "0 <= INDEX < COUNT"),
-        ("a/4", None, {}, "must be an integer"),
+        ("a/4", None, {}, "must be a non-negative integer"),
         (None, None, {"JOB_COMPLETION_INDEX": "2"}, "give the Job's completions"),
         (None, 4, {}, "--shard-count needs JOB_COMPLETION_INDEX"),
+        # The count from the environment alone: every pod would classify everything.
+        (None, None, {"INCEPTION_SVM_SHARD_COUNT": "4"}, "SHARD_COUNT needs JOB_COMPLETION"),
+        # int() takes fullwidth digits; a Job never sets them.
+        ("\uff11/4", None, {}, "must be a non-negative integer"),
+        (
+            None,
+            None,
+            {"JOB_COMPLETION_INDEX": "\uff11", "INCEPTION_SVM_SHARD_COUNT": "4"},
+            "integer",
+        ),
+        (
+            None,
+            None,
+            {"JOB_COMPLETION_INDEX": "1", "INCEPTION_SVM_SHARD_COUNT": "\uff14"},
+            "integer",
+        ),
     ],
 )
 def test_ambiguous_shards_are_refused(
