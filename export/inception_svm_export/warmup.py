@@ -37,8 +37,8 @@ def warmup_batch_sizes(batching_parameters: Path | Sequence[Path] | None) -> tup
     """Every batch size TF Serving can execute under each of ``batching_parameters`` that
     every one of them accepts.
 
-    Per file: ``allowed_batch_sizes`` when set (padding makes them the only shapes),
-    otherwise 1 and the largest executable batch. Several files (one export served by
+    Per file: ``allowed_batch_sizes`` up to the largest executed batch when set (padding
+    makes them the only shapes), otherwise 1 and the largest executed batch. Several files (one export served by
     several configurations, e.g. the GPU and the CPU overlay): the union of those sizes,
     capped at the smallest ``max_batch_size``, because warmup runs through the batching
     queue, where a request over ``max_batch_size`` fails ("Task size N is larger than maximum
@@ -60,7 +60,11 @@ def warmup_batch_sizes(batching_parameters: Path | Sequence[Path] | None) -> tup
             options = load_batching_parameters(path)
         except (ConfigError, OSError) as error:
             raise WarmupError(f"--warmup-batching-parameters: {error}") from None
-        sizes |= set(options.allowed_batch_sizes or {1, options.execution_batch_limit})
+        # Only sizes up to the execution limit are ever run: with splitting, larger allowed
+        # sizes (the last one must equal max_batch_size) are never formed.
+        limit = options.execution_batch_limit
+        allowed = {s for s in options.allowed_batch_sizes if s <= limit}
+        sizes |= allowed or {1, limit}
         cap = options.max_batch_size if cap is None else min(cap, options.max_batch_size)
     return tuple(sorted(s for s in sizes if cap is None or s <= cap))
 

@@ -129,7 +129,7 @@ def test_image_envs_classify_and_export_a_verifiable_model(
     assert pin is not None, exported.stderr[-2000:]
     # Warmup covers the GPU batching file's padded sizes.
     warmup = version_dir / "assets.extra" / "tf_serving_warmup_requests"
-    assert warmup_batch_sizes_in(warmup) == [8, 16, 32, 64, 128, 256]
+    assert warmup_batch_sizes_in(warmup) == [8, 16, 32, 64, 128]
     # The pod's verifying init container accepts it with the pin the export printed.
     fetched = fetch(
         tmp_path / "store", tmp_path / "models", MODEL_MANIFEST_SHA256S=f"1={pin.group(1)}"
