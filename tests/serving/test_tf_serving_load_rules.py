@@ -9,6 +9,7 @@ takes (WrapSessionForBatching), as the model server would judge it.
 from __future__ import annotations
 
 import argparse
+import shutil
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -687,3 +688,86 @@ def test_missing_base_path_is_not_an_error_but_no_versions(tmp_path: Path) -> No
     assert version_directories(base) is None
     (base / "3").mkdir(parents=True)
     assert sorted(version_directories(base) or {}) == [3]
+
+
+# -- stand-in differences, stated in docs/tf-serving-load-rules.md --------------------------
+
+
+def test_rest_port_equal_to_grpc_port_is_refused() -> None:
+    """TF Serving logs it and serves gRPC only; one port cannot carry both here."""
+    with pytest.raises(ConfigError, match="cannot be the same as --port"):
+        options_from_args(_parse(["--model_base_path=/m", "--port=9000", "--rest_api_port=9000"]))
+
+
+def test_empty_specific_policy_is_refused_instead_of_waiting_forever(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path, _model(extra='model_platform: "tensorflow" model_version_policy { specific {} }')
+    )
+    with pytest.raises(ConfigError, match="specific version policy needs at least one version"):
+        load_model_config_file(config)
+
+
+def test_version_prints_two_lines_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    """main.cc: --version prints before any other check (here: no model source given)."""
+    from inception_svm_serving.serve_command import main
+
+    assert main(["--version"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("TensorFlow ModelServer: ")
+    assert lines[1] == f"TensorFlow Library: {tf.__version__}"
+
+
+# -- loader_harness_test.cc / aspired_versions_manager_test.cc ---------------------------------
+
+
+def test_failed_version_is_not_retried_and_the_previous_keeps_serving(
+    model_base_path: Path, tmp_path: Path
+) -> None:
+    """RetryOnLoadErrorFinallyFails (1 retry: exactly 2 tries, then END with its error, never
+    tried again while aspired) and AspireErrorDontUnload (version 1 keeps serving)."""
+    from inception_svm_serving.config.options import ModelConfig
+
+    base = tmp_path / "m"
+    shutil.copytree(model_base_path / "1", base / "1")
+    (base / "2").mkdir()  # not a SavedModel: every load fails
+    manager = ModelManager(
+        (ModelConfig(name="m", base_path=base, policy=VersionPolicy(kind="all")),),
+        None,
+        ServerMetrics(),
+        max_load_retries=1,
+        load_retry_interval_s=0.0,
+    )
+    try:
+        for _ in range(4):
+            manager.poll_once()
+        statuses = {s.version: s for s in manager.status("m")}
+        assert statuses[1].state == "AVAILABLE"
+        assert statuses[2].state == "END" and statuses[2].error
+        assert manager.startup_failures() == []  # the model serves: the server starts
+        with manager.acquire("m") as servable:
+            assert servable.version == 1
+    finally:
+        manager.stop()
+
+
+def test_startup_failure_names_the_servable_and_cause(tmp_path: Path) -> None:
+    """ErroringModel: the one version fails → the failure ServerCore::Create reports."""
+    from inception_svm_serving.config.options import ModelConfig
+    from inception_svm_serving.server import start_failure_message
+
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    manager = ModelManager(
+        (ModelConfig(name="m", base_path=tmp_path / "m"),),
+        None,
+        ServerMetrics(),
+        max_load_retries=0,
+    )
+    manager.poll_once()
+    (failure,) = manager.startup_failures()
+    assert (failure.model, failure.version) == ("m", 1)
+    message = start_failure_message([failure])
+    assert message.startswith(
+        "Failed to start server. Error: UNKNOWN: 1 servable(s) did not become available: "
+        "{{{name: m version: 1} due to error: "
+    )
+    assert message.endswith("}, }")
