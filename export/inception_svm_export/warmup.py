@@ -38,8 +38,9 @@ def warmup_batch_sizes(batching_parameters: Path | Sequence[Path] | None) -> tup
     every one of them accepts.
 
     Per file: ``allowed_batch_sizes`` up to the largest executed batch when set (padding
-    makes them the only shapes), otherwise 1 and the largest executed batch. Several files (one export served by
-    several configurations, e.g. the GPU and the CPU overlay): the union of those sizes,
+    makes them the only shapes), otherwise 1 and the largest executed batch. Several files
+    (one export served by several configurations, e.g. the GPU and the CPU overlay): the
+    union of those sizes,
     capped at the smallest ``max_batch_size``, because warmup runs through the batching
     queue, where a request over ``max_batch_size`` fails ("Task size N is larger than maximum
     input batch size M") and with it the whole model load (saved_model_warmup_util.cc).
