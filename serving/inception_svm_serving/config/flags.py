@@ -1,7 +1,9 @@
 """tensorflow_model_server's flag names, so one command line works with either server.
 
-Only the flags the stand-in honours are accepted; anything else is an argparse error (exit 2),
-never silently ignored. Stand-in meanings that differ from the real server:
+Every flag of tensorflow_model_server's main.cc is accepted with its default; a value the
+stand-in cannot honour is refused (exit 2) with the reason, never silently ignored, and an
+unknown flag is an argparse error (exit 2). docs/tf-serving-load-rules.md tables each one.
+Stand-in meanings that differ from the real server:
 ``--grpc_max_threads`` sizes the gRPC handler thread pool; ``--grpc_channel_arguments`` is
 passed to grpcio as server options (ints where they parse, like the real server); with neither
 max message length given, the stand-in uses 64 MiB (the real server uses INT32_MAX).
