@@ -24,6 +24,8 @@ from inception_svm_serving._exceptions import (
     DataLoss,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
+    Unavailable,
     Unimplemented,
 )
 from inception_svm_serving.config.flags import (
@@ -771,3 +773,29 @@ def test_startup_failure_names_the_servable_and_cause(tmp_path: Path) -> None:
         "{{{name: m version: 1} due to error: "
     )
     assert message.endswith("}, }")
+
+
+def test_config_reload_adds_and_removes_models_and_checks_labels(tmp_path: Path) -> None:
+    """ServerCore::ReloadConfig via --model_config_file_poll_wait_seconds: a label on a
+    version that is not AVAILABLE is refused (AssignLabelToUnavailableVersion) and leaves
+    the config as it was; otherwise models come and go with the file."""
+    from inception_svm_serving.config.options import ModelConfig
+
+    a = ModelConfig(name="a", base_path=tmp_path / "a")
+    b = ModelConfig(name="b", base_path=tmp_path / "b")
+    manager = ModelManager((a,), None, ServerMetrics())
+    try:
+        labelled = ModelConfig(name="a", base_path=a.base_path, version_labels=(("A", 1),))
+        with pytest.raises(FailedPrecondition, match="not currently available for inference"):
+            manager.update_models((labelled,), allow_unavailable_labels=False)
+        manager.update_models((labelled,), allow_unavailable_labels=True)
+        manager.update_models((b,), allow_unavailable_labels=False)
+        with (
+            pytest.raises(NotFound, match=r"Servable not found for request: Latest\(a\)"),
+            manager.acquire("a"),
+        ):
+            pass
+        with pytest.raises(Unavailable), manager.acquire("b"):  # configured, no version yet
+            pass
+    finally:
+        manager.stop()
