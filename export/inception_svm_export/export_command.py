@@ -70,11 +70,14 @@ class ExportCommand:
         parser.add_argument(
             "--warmup-batching-parameters",
             type=Path,
+            action="append",
+            default=[],
             metavar="FILE",
-            help="the server's batching parameters file (e.g. "
-            "serving/batching_parameters_gpu.txt): write a warmup request for every batch "
-            "size it allows, so no batch shape is first compiled under live traffic "
-            "(default: batch sizes 1 and 3)",
+            help="a batching parameters file of a server that will serve this export (e.g. "
+            "serving/batching_parameters_gpu.txt); repeat it for every one: a warmup request "
+            "is written for every batch size they allow, up to the smallest max_batch_size "
+            "(a larger warmup request would fail that server's model load), so no batch "
+            "shape is first compiled under live traffic (default: batch sizes 1 and 3)",
         )
 
     def run(self, args: argparse.Namespace) -> int:
@@ -87,7 +90,7 @@ class ExportCommand:
                 precision=args.precision,
                 sha256=args.sha256,
                 cache_dir=args.cache_dir,
-                warmup_batching_parameters=args.warmup_batching_parameters,
+                warmup_batching_parameters=tuple(args.warmup_batching_parameters),
             )
         except ValueError as error:
             print(f"inception-svm export: {worded(error, FLAG_FOR_FIELD)}", file=sys.stderr)

@@ -30,9 +30,10 @@ class ExportConfig:
     sha256: str | None = None
     cache_dir: Path = DEFAULT_CACHE_DIR
     show_progress: bool = True
-    # The BatchingParameters file the server will use: warmup records are written for
-    # every batch size it can execute (None: sizes 1 and 3).
-    warmup_batching_parameters: Path | None = None
+    # The BatchingParameters files of the servers that will serve this export: warmup
+    # records are written for every batch size they can execute, capped at the smallest
+    # max_batch_size so that every one of them can replay them (empty: sizes 1 and 3).
+    warmup_batching_parameters: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if self.version is not None and self.version < 1:

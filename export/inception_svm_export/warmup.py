@@ -33,21 +33,41 @@ _FILLER_JPEG_QUALITY = 50
 DEFAULT_WARMUP_BATCH_SIZES: tuple[int, ...] = (1, len(_WARMUP_PHOTOS))
 
 
-def warmup_batch_sizes(batching_parameters: Path | None) -> tuple[int, ...]:
-    """Every batch size TF Serving can execute under ``batching_parameters``.
+def warmup_batch_sizes(batching_parameters: Path | Sequence[Path] | None) -> tuple[int, ...]:
+    """Every batch size TF Serving can execute under each of ``batching_parameters`` that
+    every one of them accepts.
 
-    ``allowed_batch_sizes`` when the file sets them (padding makes them the only shapes);
-    otherwise 1 and the largest executable batch. No file: ``DEFAULT_WARMUP_BATCH_SIZES``.
+    Per file: ``allowed_batch_sizes`` up to the largest executed batch when set (padding
+    makes them the only shapes), otherwise 1 and the largest executed batch. Several files
+    (one export served by several configurations, e.g. the GPU and the CPU overlay): the
+    union of those sizes,
+    capped at the smallest ``max_batch_size``, because warmup runs through the batching
+    queue, where a request over ``max_batch_size`` fails ("Task size N is larger than maximum
+    input batch size M") and with it the whole model load (saved_model_warmup_util.cc).
+    No file: ``DEFAULT_WARMUP_BATCH_SIZES``.
     """
     if batching_parameters is None:
+        paths: tuple[Path, ...] = ()
+    elif isinstance(batching_parameters, Path):
+        paths = (batching_parameters,)
+    else:
+        paths = tuple(batching_parameters)
+    if not paths:
         return DEFAULT_WARMUP_BATCH_SIZES
-    try:
-        options = load_batching_parameters(batching_parameters)
-    except (ConfigError, OSError) as error:
-        raise WarmupError(f"--warmup-batching-parameters: {error}") from None
-    if options.allowed_batch_sizes:
-        return options.allowed_batch_sizes
-    return tuple(sorted({1, options.execution_batch_limit}))
+    sizes: set[int] = set()
+    cap = None
+    for path in paths:
+        try:
+            options = load_batching_parameters(path)
+        except (ConfigError, OSError) as error:
+            raise WarmupError(f"--warmup-batching-parameters: {error}") from None
+        # Only sizes up to the execution limit are ever run: with splitting, larger allowed
+        # sizes (the last one must equal max_batch_size) are never formed.
+        limit = options.execution_batch_limit
+        allowed = {s for s in options.allowed_batch_sizes if s <= limit}
+        sizes |= allowed or {1, limit}
+        cap = options.max_batch_size if cap is None else min(cap, options.max_batch_size)
+    return tuple(sorted(s for s in sizes if cap is None or s <= cap))
 
 
 def bundled_warmup_images() -> list[bytes]:

@@ -15,6 +15,7 @@ tests, the ``serve`` command) can tell our failures from bugs with one ``except`
         ├── ResourceExhausted
         ├── Unimplemented
         ├── FailedPrecondition
+        ├── DataLoss         a warmup file that is not TFRecord (fails a model load)
         └── Internal
 
 Every layer below the protocol raises ``ServingError`` subclasses; the gRPC wrapper
@@ -42,6 +43,7 @@ class Code(enum.Enum):
     UNIMPLEMENTED = (grpc.StatusCode.UNIMPLEMENTED, HTTPStatus.NOT_IMPLEMENTED)
     FAILED_PRECONDITION = (grpc.StatusCode.FAILED_PRECONDITION, HTTPStatus.BAD_REQUEST)
     INTERNAL = (grpc.StatusCode.INTERNAL, HTTPStatus.INTERNAL_SERVER_ERROR)
+    DATA_LOSS = (grpc.StatusCode.DATA_LOSS, HTTPStatus.INTERNAL_SERVER_ERROR)
 
     @property
     def grpc_code(self) -> grpc.StatusCode:
@@ -88,6 +90,10 @@ class Unimplemented(ServingError):
 
 class FailedPrecondition(ServingError):
     code = Code.FAILED_PRECONDITION
+
+
+class DataLoss(ServingError):
+    code = Code.DATA_LOSS
 
 
 class Internal(ServingError):

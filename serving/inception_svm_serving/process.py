@@ -50,6 +50,7 @@ _STATUS_CALL_TIMEOUT_S = 2.0
 _KILLED_EXIT_S = 30.0
 _LOG_TAIL_CHARS = 4000
 _PR_SET_PDEATHSIG = 1
+START_FAILURE_PREFIX = "Failed to start server. Error: "
 
 
 def free_port(host: str = LOCALHOST) -> int:
@@ -72,6 +73,19 @@ def log_tail(path: Path, chars: int = _LOG_TAIL_CHARS) -> str:
         return path.read_text(errors="replace")[-chars:]
     except OSError:
         return "<no log>"
+
+
+def start_failure_line(path: Path) -> str:
+    """The server's own reason for exiting at startup: the last line of the form both
+    tensorflow_model_server and the stand-in print (main.cc: "Failed to start server. Error:
+    ..."), or "" if there is none. Put first in ServerStartError, so a test or the demo shows
+    why, not only that, the server exited; the whole line is kept however long it is."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    lines = [line for line in text.splitlines() if line.startswith(START_FAILURE_PREFIX)]
+    return lines[-1] if lines else ""
 
 
 def flag_values(command: Sequence[str]) -> dict[str, str]:
@@ -209,7 +223,9 @@ class ServerProcess:
                 if ready:
                     return
                 if process.poll() is not None:
+                    reason = start_failure_line(self.log_path)
                     raise ServerStartError(
+                        f"{reason + chr(10) if reason else ''}"
                         f"the server exited with code {process.returncode} before its models "
                         f"were AVAILABLE; command: {' '.join(self.command)}\n"
                         f"log ({self.log_path}) tail:\n{self.log_tail()}"

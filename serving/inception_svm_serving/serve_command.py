@@ -31,6 +31,9 @@ class ServeCommand:
         from inception_svm_serving.core.memory import prefer_system_allocator
 
         prefer_system_allocator()  # before anything imports TensorFlow
+        if args.version:  # main.cc: printed before any other check, exit 0
+            print_version()
+            return 0
         try:
             options = options_from_args(args)
             from inception_svm_serving.server import serve  # imports TF: only when serving
@@ -39,6 +42,16 @@ class ServeCommand:
         except ConfigError as error:
             print(f"inception-svm serve: error: {error}", file=sys.stderr)
             return EXIT_USAGE
+
+
+def print_version() -> None:
+    """tensorflow_model_server --version's two lines (main.cc), for the stand-in."""
+    from importlib.metadata import version
+
+    import tensorflow as tf
+
+    print(f"TensorFlow ModelServer: inception-svm-serving {version('inception-svm')}")
+    print(f"TensorFlow Library: {tf.__version__}")
 
 
 COMMAND = ServeCommand()

@@ -16,13 +16,17 @@ import grpc
 from grpc_health.v1 import health_pb2_grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-from inception_svm_serving._exceptions import ConfigError
-from inception_svm_serving.config.options import ServerOptions, SslOptions
+from inception_svm_serving._exceptions import ConfigError, ServingError
+from inception_svm_serving.config.options import (
+    ServerOptions,
+    SslOptions,
+    load_model_config_file,
+)
 from inception_svm_serving.core.admission import Admission
 from inception_svm_serving.core.data_plane import DataPlane
 from inception_svm_serving.core.image_headers import encoded_image_sizes
 from inception_svm_serving.core.memory import HeapTrimmer
-from inception_svm_serving.core.model_manager import ModelManager
+from inception_svm_serving.core.model_manager import LoadFailure, ModelManager
 from inception_svm_serving.observability.logs import log_event
 from inception_svm_serving.observability.metrics import ServerMetrics
 from inception_svm_serving.protocol.grpc.health import HealthState
@@ -31,6 +35,8 @@ from inception_svm_serving.protocol.rest.http_server import RestServer
 from inception_svm_serving.protocol.rest.routes import RestApi
 
 _GRACE_S = 5.0
+# main.cc: `return -1` after "Failed to start server. Error: ...".
+EXIT_START_FAILED = 255
 
 
 def _bind_grpc(server: grpc.Server, address: str, ssl: SslOptions | None) -> int:
@@ -63,6 +69,7 @@ def serve(options: ServerOptions) -> int:
         max_load_retries=options.max_num_load_retries,
         load_retry_interval_s=options.load_retry_interval_micros / 1e6,
         session=options.session,
+        per_model_batching=options.per_model_batching,
     )
     trimmer = HeapTrimmer()
     plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))
@@ -79,13 +86,17 @@ def serve(options: ServerOptions) -> int:
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(model_service, grpc_server)
     if options.enable_grpc_healthcheck_service:
         health_pb2_grpc.add_HealthServicer_to_server(health.servicer, grpc_server)
-    address = f"{options.host}:{options.grpc_port}"
-    if _bind_grpc(grpc_server, address, options.ssl) == 0:
-        manager.stop()
-        raise ConfigError(
-            f"cannot listen on gRPC address {address}: the port is in use (another server?) "
-            "or the address is not local"
-        )
+    # --port=0 turns the TCP listener off; --grpc_socket_path adds unix:<path> (server.cc).
+    addresses = [f"{options.host}:{options.grpc_port}"] if options.grpc_port else []
+    if options.grpc_socket_path:
+        addresses.append(f"unix:{options.grpc_socket_path}")
+    for address in addresses:
+        if _bind_grpc(grpc_server, address, options.ssl) == 0:
+            manager.stop()
+            raise ConfigError(
+                f"cannot listen on gRPC address {address}: in use (another server?) or not local"
+            )
+    address = ", ".join(addresses)
     rest: RestServer | None = None
     if options.rest_api_port:
         try:
@@ -119,22 +130,92 @@ def serve(options: ServerOptions) -> int:
         rest_port=options.rest_api_port,
         batching=options.batching is not None,
     )
-    manager.poll_once()
-    if not manager.all_models_available():
-        log_event("initial_load_incomplete", detail="serving NOT_SERVING until a version loads")
-    while not stop.is_set() and not manager.all_models_available():
-        stop.wait(max(options.file_system_poll_wait_seconds, 1))
-        manager.poll_once()
+    failures = _initial_load(manager, stop, options.file_system_poll_wait_seconds)
+    if failures:
+        print(start_failure_message(failures), flush=True)
+        log_event("start_failed", error=start_failure_message(failures))
+        stop.set()
     if not stop.is_set():
         health.set_serving(True)
         log_event("serving", load_to_serving_s=round(time.monotonic() - started, 3))
         manager.start_polling(options.file_system_poll_wait_seconds)
+        _start_config_polling(options, manager, stop)
     stop.wait()
     log_event("shutting_down")
     health.set_serving(False)
-    grpc_server.stop(_GRACE_S).wait(_GRACE_S + 1)
+    grace_s = 0.0 if failures else _GRACE_S  # nothing was served: nothing to drain
+    grpc_server.stop(grace_s).wait(grace_s + 1)
     if rest is not None:
         rest.stop()
     manager.stop()
     log_event("stopped")
-    return 0
+    return EXIT_START_FAILED if failures else 0
+
+
+def _start_config_polling(
+    options: ServerOptions, manager: ModelManager, stop: threading.Event
+) -> None:
+    """--model_config_file_poll_wait_seconds > 0: re-read the model config file that often
+    (server.cc PollFilesystemAndReloadConfig); a bad file or a refused reload is logged and
+    the server keeps running with the config it has."""
+    path, period = options.model_config_file, options.model_config_file_poll_wait_seconds
+    if path is None or period <= 0:
+        return
+
+    def loop() -> None:
+        while not stop.wait(period):
+            try:
+                models = load_model_config_file(path)
+            except ConfigError as error:
+                log_event(
+                    "model_config_reload_failed",
+                    error=f"Failed to read ModelServerConfig file: {error}",
+                )
+                continue
+            try:
+                manager.update_models(models, options.allow_unavailable_labels)
+            except ServingError as error:
+                log_event(
+                    "model_config_reload_failed",
+                    error=f"PollFilesystemAndReloadConfig failed to ReloadConfig: "
+                    f"{error.code.name}: {error.message}",
+                )
+
+    threading.Thread(target=loop, name="config-poller", daemon=True).start()
+
+
+def start_failure_message(failures: list[LoadFailure]) -> str:
+    """tensorflow_model_server's line for models that did not load at startup (main.cc prints
+    the status of ServerCore::Create, built in load_servables_fast.cc)."""
+    entries = "".join(
+        f"{{{{name: {f.model} version: {f.version}}} due to error: {f.status}}}, " for f in failures
+    )
+    return (
+        "Failed to start server. Error: UNKNOWN: "
+        f"{len(failures)} servable(s) did not become available: {{{entries}}}"
+    )
+
+
+def _initial_load(manager: ModelManager, stop: threading.Event, poll_s: int) -> list[LoadFailure]:
+    """Until every model has a version AVAILABLE (then []), one has failed for good (the
+    failures: the server then exits like TF Serving), or a stop is requested.
+
+    Unlike TF Serving, whose ports open only once the models are loaded, the ports are already
+    up (health says NOT_SERVING meanwhile); and where TF Serving waits silently forever (no
+    numeric version directory, base path missing) the model manager logs why, once."""
+    manager.poll_once()
+    if not manager.all_models_available() and not manager.startup_failures():
+        log_event("initial_load_incomplete", detail="serving NOT_SERVING until a version loads")
+    while not stop.is_set():
+        failures = manager.startup_failures()
+        if failures:
+            return failures
+        if manager.all_models_available():
+            return []
+        wait = float(max(poll_s, 1))
+        retry_in = manager.seconds_until_next_retry()
+        if retry_in is not None:
+            wait = min(wait, retry_in + 0.01)
+        stop.wait(wait)
+        manager.poll_once()
+    return []

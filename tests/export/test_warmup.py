@@ -7,6 +7,7 @@ warmup for exactly those sizes no shape is first compiled under live traffic.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from inception_svm_export.warmup import (
     write_warmup_requests,
 )
 from inception_svm_serving.config.options import load_batching_parameters
-from tests.paths import SERVING_DIR
+from tests.paths import REPO_ROOT, SERVING_DIR
 
 
 def warmup_batch_sizes_in(path: Path) -> list[int]:
@@ -40,7 +41,10 @@ BATCHING_FILES = ["batching_parameters.txt", "batching_parameters_gpu.txt"]
 @pytest.mark.parametrize("batching_file", BATCHING_FILES)
 def test_warmup_covers_every_allowed_batch_size(batching_file: str, tmp_path: Path) -> None:
     path = SERVING_DIR / batching_file
-    allowed = list(load_batching_parameters(path).allowed_batch_sizes)
+    options = load_batching_parameters(path)
+    # Executed batches are padded to these; the larger ones (up to max_batch_size, which
+    # TF Serving requires as the last entry) are never formed with splitting on.
+    allowed = [s for s in options.allowed_batch_sizes if s <= options.execution_batch_limit]
     assert allowed, f"{batching_file} sets no allowed_batch_sizes"
     written = write_warmup_requests(
         tmp_path,
@@ -51,6 +55,26 @@ def test_warmup_covers_every_allowed_batch_size(batching_file: str, tmp_path: Pa
     assert warmup_batch_sizes_in(written) == allowed
     # Filled with a small re-encoded photo: warming 128-image batches stays cheap to ship.
     assert written.stat().st_size < 4 * 1024 * 1024
+
+
+def test_one_export_for_several_servers_fits_the_smallest_max_batch_size(tmp_path: Path) -> None:
+    """The exporter Job's flags: both overlays' files. Warmup runs through the batching queue
+    (saved_model_warmup_util.cc), where a record over max_batch_size fails the model load, so
+    no record may exceed the CPU file's 64; every shape either file pads to up to 64 is kept."""
+    cpu, gpu = (SERVING_DIR / name for name in BATCHING_FILES)
+    sizes = warmup_batch_sizes([gpu, cpu])
+    assert sizes == (1, 2, 4, 8, 16, 32, 64)
+    assert max(sizes) <= load_batching_parameters(cpu).max_batch_size
+    for path in (cpu, gpu):
+        padded = set(load_batching_parameters(path).allowed_batch_sizes)
+        assert {s for s in padded if s <= 64} <= set(sizes)
+    assert warmup_batch_sizes([]) == DEFAULT_WARMUP_BATCH_SIZES
+
+
+def test_exporter_job_passes_every_overlays_batching_file() -> None:
+    job = (REPO_ROOT / "k8s" / "examples" / "exporter-job" / "exporter-job.yaml").read_text()
+    passed = re.findall(r"--warmup-batching-parameters=/opt/inception-svm/serving/(\S+)", job)
+    assert sorted(passed) == sorted(BATCHING_FILES)
 
 
 def test_without_a_batching_file_the_defaults_are_written(tmp_path: Path) -> None:

@@ -338,10 +338,15 @@ def check_warmup_matches_batching(rendered: Rendered) -> list[str]:
     if not served:
         return []
     violations = []
+    prefix = f"--{WARMUP_FLAG}="
     for ref in containers(rendered.objects):
-        warmup = flag_values(list(ref.container.get("args") or [])).get(WARMUP_FLAG)
-        if warmup is not None and PurePosixPath(warmup).name != served:
-            violations.append(f"{ref.label}: warms up {warmup}, the server batches by {served}")
+        # The flag repeats (one per serving configuration); the warmup is capped at the
+        # smallest max_batch_size among them, so the served file must be one of them.
+        warmups = [
+            a[len(prefix) :] for a in ref.container.get("args") or [] if a.startswith(prefix)
+        ]
+        if warmups and served not in {PurePosixPath(w).name for w in warmups}:
+            violations.append(f"{ref.label}: warms up {warmups}, the server batches by {served}")
     return violations
 
 

@@ -19,6 +19,7 @@ from inception_svm_serving import _exceptions
 from inception_svm_serving._exceptions import (
     Code,
     ConfigError,
+    DataLoss,
     FailedPrecondition,
     HttpBodyError,
     InceptionSvmServingError,
@@ -44,6 +45,7 @@ TREE: dict[type[BaseException], type[BaseException]] = {  # class -> its parent 
     ResourceExhausted: ServingError,
     Unimplemented: ServingError,
     FailedPrecondition: ServingError,
+    DataLoss: ServingError,
     Internal: ServingError,
 }
 
@@ -89,6 +91,7 @@ def test_docstring_draws_every_class() -> None:
         (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED, HTTPStatus.TOO_MANY_REQUESTS),
         (Unimplemented, grpc.StatusCode.UNIMPLEMENTED, HTTPStatus.NOT_IMPLEMENTED),
         (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION, HTTPStatus.BAD_REQUEST),
+        (DataLoss, grpc.StatusCode.DATA_LOSS, HTTPStatus.INTERNAL_SERVER_ERROR),
         (Internal, grpc.StatusCode.INTERNAL, HTTPStatus.INTERNAL_SERVER_ERROR),
     ],
 )

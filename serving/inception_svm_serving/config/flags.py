@@ -1,7 +1,9 @@
 """tensorflow_model_server's flag names, so one command line works with either server.
 
-Only the flags the stand-in honours are accepted; anything else is an argparse error (exit 2),
-never silently ignored. Stand-in meanings that differ from the real server:
+Every flag of tensorflow_model_server's main.cc is accepted with its default; a value the
+stand-in cannot honour is refused (exit 2) with the reason, never silently ignored, and an
+unknown flag is an argparse error (exit 2). docs/tf-serving-load-rules.md tables each one.
+Stand-in meanings that differ from the real server:
 ``--grpc_max_threads`` sizes the gRPC handler thread pool; ``--grpc_channel_arguments`` is
 passed to grpcio as server options (ints where they parse, like the real server); with neither
 max message length given, the stand-in uses 64 MiB (the real server uses INT32_MAX).
@@ -99,6 +101,83 @@ def add_server_flags(parser: argparse.ArgumentParser) -> None:
         default=60_000_000,
         help="wait between load retries (microseconds)",
     )
+    _add_remaining_tf_serving_flags(parser)
+
+
+# The rest of tensorflow_model_server's flags (tensorflow_serving/model_servers/main.cc), with
+# its defaults, so that any command line the real server takes parses here too. Honoured:
+# grpc_socket_path, allow_version_labels_for_unavailable_models,
+# enable_per_model_batching_parameters, model_config_file_poll_wait_seconds,
+# tensorflow_session_parallelism, saved_model_tags ("serve"), version. Performance knobs
+# with no stand-in counterpart are accepted and have no effect (NO_EFFECT_FLAGS); features
+# the stand-in lacks are refused (exit 2) when set to anything but their default, never
+# silently dropped (docs/tf-serving-load-rules.md has the table).
+_CPUS = os.cpu_count() or 1
+NO_EFFECT_FLAGS = (
+    "rest_api_num_threads",
+    "rest_api_timeout_in_ms",
+    "num_load_threads",
+    "num_unload_threads",
+    "flush_filesystem_caches",
+    "remove_unused_fields_from_bundle_metagraph",
+    "num_tflite_pools",
+    "num_tflite_interpreters_per_pool",
+    "xla_cpu_compilation_enabled",
+    "xla_gpu_compilation_enabled",
+    "enable_profiler",
+    "skip_initialize_tpu",
+    "mixed_precision",
+)
+# flag -> (default, why the stand-in cannot honour another value)
+UNSUPPORTED_VALUES: dict[str, tuple[object, str]] = {
+    "rest_api_enable_cors_support": (False, "the stand-in's REST API sends no CORS headers"),
+    "use_alts_credentials": (False, "the stand-in has no ALTS; use --ssl_config_file"),
+    "platform_config_file": (None, "the stand-in serves the tensorflow platform only"),
+    "tensorflow_session_config_file": (
+        None,
+        "use --tensorflow_intra_op_parallelism / --tensorflow_inter_op_parallelism",
+    ),
+    "prefer_tflite_model": (False, "the stand-in has no TFLite runtime"),
+    "enable_signature_method_name_check": (False, "the stand-in does not check method names"),
+    "thread_pool_factory_config_file": (None, "the stand-in has no thread pool factories"),
+}
+
+
+def _add_remaining_tf_serving_flags(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    for name, default in (
+        ("allow_version_labels_for_unavailable_models", False),
+        ("enable_per_model_batching_parameters", False),
+        ("rest_api_enable_cors_support", False),
+        ("flush_filesystem_caches", True),
+        ("use_alts_credentials", False),
+        ("version", False),
+        ("remove_unused_fields_from_bundle_metagraph", True),
+        ("prefer_tflite_model", False),
+        ("enable_signature_method_name_check", False),
+        ("xla_cpu_compilation_enabled", False),
+        ("xla_gpu_compilation_enabled", False),
+        ("enable_profiler", True),
+        ("skip_initialize_tpu", False),
+    ):
+        add(f"--{name}", type=parse_bool, nargs="?", const=True, default=default)
+    for name, number in (
+        ("rest_api_num_threads", 4 * _CPUS),
+        ("rest_api_timeout_in_ms", 30000),
+        ("model_config_file_poll_wait_seconds", 0),
+        ("num_load_threads", 0),
+        ("num_unload_threads", 0),
+        ("tensorflow_session_parallelism", 0),
+        ("num_tflite_pools", _CPUS),
+        ("num_tflite_interpreters_per_pool", 1),
+    ):
+        add(f"--{name}", type=int, default=number)
+    for name in ("platform_config_file", "tensorflow_session_config_file"):
+        add(f"--{name}", type=Path)
+    add("--thread_pool_factory_config_file", type=Path)
+    add("--grpc_socket_path", default="", help="also listen on unix:<path>")
+    add("--saved_model_tags", default="serve", help="only 'serve' is supported")
+    add("--mixed_precision", default="", help="no effect in the stand-in")
 
 
 def options_from_args(args: argparse.Namespace) -> ServerOptions:
@@ -117,13 +196,54 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         parse_grpc_channel_arguments,
     )
 
+    # Server::BuildAndStart (tensorflow_serving/model_servers/server.cc), in its order.
+    if args.port == 0 and not args.grpc_socket_path:
+        raise ConfigError(
+            "At least one of server_options.grpc_port or server_options.grpc_socket_path "
+            "must be set."
+        )
+    if args.use_alts_credentials and args.ssl_config_file is not None:
+        raise ConfigError(
+            "Either use_alts_credentials must be false or ssl_config_file must be empty."
+        )
+    for name, (default, why) in UNSUPPORTED_VALUES.items():
+        if getattr(args, name) != default:
+            raise ConfigError(f"--{name}={getattr(args, name)} is not supported: {why}")
+    if set(filter(None, args.saved_model_tags.split(","))) - {"serve"}:
+        raise ConfigError(f"--saved_model_tags={args.saved_model_tags}: only 'serve' is supported")
     if args.model_config_file is not None:
-        models = load_model_config_file(args.model_config_file)
+        models = load_model_config_file(
+            args.model_config_file,
+            at_startup_without_label_flag=not args.allow_version_labels_for_unavailable_models,
+        )
     elif args.model_base_path is not None:
         models = (ModelConfig(name=args.model_name, base_path=args.model_base_path),)
     else:
-        raise ConfigError("either --model_config_file or --model_base_path is required")
+        raise ConfigError(
+            "Both server_options.model_base_path and server_options.model_config_file are empty!"
+        )
+    if args.batching_parameters_file is not None and not args.enable_batching:
+        raise ConfigError(
+            "server_options.batching_parameters_file is set without setting "
+            "server_options.enable_batching to true."
+        )
+    if (
+        min(args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism) > 0
+        and args.tensorflow_session_parallelism > 0
+    ):
+        raise ConfigError(
+            "Either configure server_options.tensorflow_session_parallelism or "
+            "(server_options.tensorflow_intra_op_parallelism, "
+            "server_options.tensorflow_inter_op_parallelism) separately. "
+            "You cannot configure all."
+        )
+    # server.cc: intra/inter if either is > 0 (a zero one stays zero), else
+    # --tensorflow_session_parallelism for both.
+    intra, inter = args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism
+    if intra <= 0 and inter <= 0:
+        intra = inter = args.tensorflow_session_parallelism
     if args.port == args.rest_api_port:
+        # TF Serving logs this and serves gRPC only; one port cannot carry both here.
         raise ConfigError("--rest_api_port cannot be the same as --port")
     if args.grpc_max_threads < 1:
         raise ConfigError("--grpc_max_threads must be >= 1")
@@ -158,8 +278,13 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         load_retry_interval_micros=args.load_retry_interval_micros,
         enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
         session=SessionOptions(
-            intra_op_parallelism=args.tensorflow_intra_op_parallelism,
-            inter_op_parallelism=args.tensorflow_inter_op_parallelism,
+            intra_op_parallelism=intra,
+            inter_op_parallelism=inter,
             per_process_gpu_memory_fraction=args.per_process_gpu_memory_fraction,
         ),
+        grpc_socket_path=args.grpc_socket_path,
+        per_model_batching=args.enable_per_model_batching_parameters,
+        model_config_file=args.model_config_file,
+        model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
+        allow_unavailable_labels=args.allow_version_labels_for_unavailable_models,
     )

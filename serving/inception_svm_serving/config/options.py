@@ -54,6 +54,8 @@ class BatchingOptions:
     ``enable_large_batch_splitting`` it also limits an executed batch and a bigger request is
     refused; with it, requests are split into executed batches of at most
     ``max_execution_batch_size`` rows (which defaults to ``max_batch_size``).
+    ``allowed_batch_sizes`` must end with ``max_batch_size`` (not the execution size) and
+    need not be sorted: the model server's rule (WrapSessionForBatching), checked at load.
     """
 
     max_batch_size: int = 1000
@@ -66,49 +68,38 @@ class BatchingOptions:
 
     @property
     def execution_batch_limit(self) -> int:
+        """Largest executed batch: GetQueueOptions (tensorflow_serving/servables/tensorflow/
+        bundle_factory_util.h) uses max_execution_batch_size when splitting, if set."""
         if self.enable_large_batch_splitting and self.max_execution_batch_size is not None:
             return self.max_execution_batch_size
         return self.max_batch_size
 
     def __post_init__(self) -> None:
+        # Checked when the file is read, like tensorflow_model_server, whose
+        # SharedBatchScheduler::Create runs at ServerCore::CreateAdapters, before any load.
+        if self.num_batch_threads < 1:
+            raise ConfigError(f"num_batch_threads must be positive; was {self.num_batch_threads}")
+        # Stand-in only: the int64 fields are size_t in TF Serving, so a negative value wraps
+        # to a huge one there; absurd values are refused here instead of tried. Everything
+        # TF Serving checks at model load (allowed_batch_sizes, zero sizes, negative timeout,
+        # splitting limits) is checked at load, by core.batching.check_batching_for_load.
         for what, value, most in (
             ("max_batch_size", self.max_batch_size, MAX_BATCH_SIZE),
             ("num_batch_threads", self.num_batch_threads, MAX_BATCH_THREADS),
             ("max_enqueued_batches", self.max_enqueued_batches, MAX_ENQUEUED_BATCHES),
+            ("max_execution_batch_size", self.max_execution_batch_size or 0, MAX_BATCH_SIZE),
         ):
-            if not 1 <= value <= most:
-                raise ConfigError(f"batching parameter {what} must be in [1, {most}], got {value}")
-        if self.batch_timeout_micros < 0:
-            raise ConfigError("batch_timeout_micros must be >= 0")
-        if self.max_execution_batch_size is not None and not (
-            1 <= self.max_execution_batch_size <= self.max_batch_size
-        ):
-            raise ConfigError(
-                f"max_execution_batch_size ({self.max_execution_batch_size}) must be between 1 "
-                f"and max_batch_size ({self.max_batch_size})"
-            )
-        sizes = self.allowed_batch_sizes
-        if sizes:
-            if list(sizes) != sorted(set(sizes)) or sizes[0] < 1:
-                raise ConfigError("allowed_batch_sizes must be positive and strictly increasing")
-            limit = self.execution_batch_limit
-            what = (
-                "max_execution_batch_size"
-                if self.enable_large_batch_splitting and self.max_execution_batch_size
-                else "max_batch_size"
-            )
-            if sizes[-1] != limit:
-                raise ConfigError(
-                    f"the last entry of allowed_batch_sizes ({sizes[-1]}) must equal "
-                    f"{what} ({limit})"
-                )
+            if not 0 <= value <= most:
+                raise ConfigError(f"batching parameter {what} must be in [0, {most}], got {value}")
+        if any(size < 1 for size in self.allowed_batch_sizes):
+            raise ConfigError("allowed_batch_sizes entries must be positive")
 
 
 # Absurd values are refused at start (exit 2) rather than tried: 100,000 batch threads would
 # each hold a stack and spin up before a single request is served.
 MAX_BATCH_THREADS = 1024
 MAX_BATCH_SIZE = 1_000_000
-MAX_ENQUEUED_BATCHES = 1_000_000
+MAX_ENQUEUED_BATCHES = 2**31 - 1  # INT_MAX, the value TF Serving's own test uses
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -205,6 +196,12 @@ class ServerOptions:
     # TF Serving's default: Predict outputs in the typed fields (float_val, ...).
     enable_serialization_as_tensor_content: bool = False
     session: SessionOptions = SessionOptions()
+    grpc_socket_path: str = ""
+    # --enable_per_model_batching_parameters: <version dir>/batching_params.pbtxt per model.
+    per_model_batching: bool = False
+    model_config_file: Path | None = None
+    model_config_file_poll_wait_seconds: int = 0
+    allow_unavailable_labels: bool = False
 
 
 def _read_text_proto(path: Path, message: Any, what: str, *, secret: bool = False) -> Any:
@@ -226,16 +223,49 @@ def _read_text_proto(path: Path, message: Any, what: str, *, secret: bool = Fals
         raise ConfigError(f"invalid {what} {path}: {error}") from error
 
 
-def load_model_config_file(path: Path) -> tuple[ModelConfig, ...]:
-    config = _read_text_proto(path, model_server_config_pb2.ModelServerConfig(), "model config")
-    if config.WhichOneof("config") != "model_config_list" or not config.model_config_list.config:
-        raise ConfigError(f"{path}: model_config_list with at least one config is required")
+def load_model_config_file(
+    path: Path, *, at_startup_without_label_flag: bool = False
+) -> tuple[ModelConfig, ...]:
+    """--model_config_file with ServerCore's checks (tensorflow_serving/model_servers/
+    server_core.cc: ValidateModelConfigList, GetPlatform) and their messages. An empty file
+    is a config with no models, as in TF Serving.
+
+    ``at_startup_without_label_flag``: the server is starting without
+    --allow_version_labels_for_unavailable_models, so nothing is loaded yet and any
+    version label fails as in UpdateModelVersionLabelMap."""
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"NOT_FOUND: {path}; {error.strerror or error}") from error
+    config = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, config)
+    except text_format.ParseError as error:
+        raise ConfigError(
+            f"INVALID_ARGUMENT: Invalid protobuf file: '{path}' (Error parsing text-format "
+            f"tensorflow.serving.ModelServerConfig: {error})"
+        ) from error
+    kind = config.WhichOneof("config")
+    if kind is None:
+        return ()  # "Taking no action for empty config." (server_core.cc ReloadConfig)
+    if kind != "model_config_list":
+        raise ConfigError("ModelServer does not yet support custom model config.")
+    entries = list(config.model_config_list.config)
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.name in seen:
+            raise ConfigError(f"Illegal to list model {entry.name} multiple times in config list")
+        seen.add(entry.name)
     models = []
-    for entry in config.model_config_list.config:
-        if not entry.name or not entry.base_path:
-            raise ConfigError(f"{path}: every model config needs name and base_path")
-        if entry.model_platform not in ("", "tensorflow"):
-            raise ConfigError(f"{path}: model_platform {entry.model_platform!r} is not supported")
+    for entry in entries:
+        if not entry.name:  # stand-in only: TF Serving takes a model without a name
+            raise ConfigError(f"{path}: every model config needs a name")
+        if not _is_absolute_path_or_uri(entry.base_path):
+            raise ConfigError(
+                f"Expected model {entry.name} to have an absolute path or URI; "
+                f"got base_path()={entry.base_path}"
+            )
+        _check_platform(entry)
         models.append(
             ModelConfig(
                 name=entry.name,
@@ -244,10 +274,47 @@ def load_model_config_file(path: Path) -> tuple[ModelConfig, ...]:
                 version_labels=tuple(sorted(entry.version_labels.items())),
             )
         )
-    names = [m.name for m in models]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: duplicate model names {names}")
+    if at_startup_without_label_flag:
+        # At startup nothing is loaded yet, so any label names an unavailable version.
+        for model in models:
+            for _label, version in model.version_labels:
+                raise ConfigError(
+                    f"FAILED_PRECONDITION: Request to assign label to version {version} of "
+                    f"model {model.name}, which is not currently available for inference"
+                )
     return tuple(models)
+
+
+def _is_absolute_path_or_uri(base_path: str) -> bool:
+    """Not UriIsRelativePath (tensorflow_serving/model_servers/server_core.cc): a scheme or
+    an absolute path; an empty path counts as relative."""
+    return base_path.startswith("/") or _URI_SCHEME.match(base_path) is not None
+
+
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def _check_platform(entry: Any) -> None:
+    """GetPlatform and CreateStoragePathRoutes (server_core.cc)."""
+    platform = entry.model_platform
+    if entry.model_type:  # deprecated ModelType; TENSORFLOW = 1
+        if platform:
+            raise ConfigError(
+                "Illegal setting both ModelServerConfig::model_type (deprecated) and "
+                f"ModelServerConfig::model_platform, model name is {entry.name}"
+            )
+        if entry.model_type != 1:
+            raise ConfigError(
+                f"ModelServerConfig::model_type choice {entry.model_type} not supported."
+            )
+        platform = "tensorflow"
+    if not platform:
+        raise ConfigError(
+            "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+            f"ModelServerConfig::model_platform, model name is {entry.name}"
+        )
+    if platform != "tensorflow":
+        raise ConfigError(f"Model {entry.name} requests unsupported platform {platform}")
 
 
 def _version_policy(policy: Any, path: Path) -> VersionPolicy:

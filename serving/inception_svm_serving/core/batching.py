@@ -88,6 +88,40 @@ def _pad(array: np.ndarray, rows: int) -> np.ndarray:
     return np.concatenate([array, np.repeat(array[:1], rows, axis=0)], axis=0)
 
 
+def check_batching_for_load(options: BatchingOptions) -> None:
+    """The checks tensorflow_model_server applies to BatchingParameters when it loads a model
+    version, in its order and with its messages; InvalidArgument fails that load (retried
+    like any load error). Sources, at tensorflow/serving 9d981c5c and TF's
+    shared_batch_scheduler.h: ``WrapSessionForBatching`` (servables/tensorflow/
+    bundle_factory_util.cc) checks only the last allowed size, against max_batch_size, with
+    or without splitting (the execution-size and sortedness rules of
+    ``CreateBasicBatchingSession`` are not on the model server's path); then ``AddQueue``
+    checks the queue options built by ``GetQueueOptions``."""
+    sizes = options.allowed_batch_sizes
+    if sizes and sizes[-1] != options.max_batch_size:
+        raise InvalidArgument(
+            "Last entry in allowed_batch_sizes must match max_batch_size; last entry was "
+            f"{sizes[-1]}; expected {options.max_batch_size}"
+        )
+    if options.max_batch_size == 0:
+        raise InvalidArgument("input_batch_size_limit must be positive; was 0")
+    if options.batch_timeout_micros < 0:
+        raise InvalidArgument(
+            f"batch_timeout_micros must be non-negative; was {options.batch_timeout_micros}"
+        )
+    if not options.enable_large_batch_splitting:
+        return  # AddQueue rewrites max_enqueued_batches 0 to 1 without splitting
+    if options.max_enqueued_batches == 0:
+        raise InvalidArgument("max_enqueued_batches must be positive; was 0")
+    if options.max_batch_size < options.execution_batch_limit:
+        # StrCat of a bool and two size_t: TF Serving runs the values together.
+        raise InvalidArgument(
+            "When enable_large_batch_splitting is true, input_batch_size_limit must be "
+            "greater than or equal to max_execution_batch_size."
+            f"1{options.max_batch_size}{options.execution_batch_limit}"
+        )
+
+
 class BatchScheduler:
     """One queue per (model version, signature), as in TF Serving's BatchingSession."""
 
@@ -180,9 +214,9 @@ class BatchScheduler:
             pieces = self._piece_sizes(size, room)
             joins_open_batch = pieces[0] <= room
             new_batches = len(pieces) - (1 if joins_open_batch else 0)
-            if len(self._queue) + new_batches > self._options.max_enqueued_batches:
+            if len(self._queue) + new_batches > max(self._options.max_enqueued_batches, 1):
                 raise Unavailable(
-                    f"batch queue is full ({self._options.max_enqueued_batches} batches "
+                    f"batch queue is full ({max(self._options.max_enqueued_batches, 1)} batches "
                     "waiting); retry later"
                 )
             tasks = []

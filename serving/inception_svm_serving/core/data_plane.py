@@ -5,8 +5,9 @@ protobuf requests, JSON or HTTP, and nothing here calls back into the protocol l
 protocol whose body can only be decoded against the signature (REST's JSON) opens a
 ``predict_call``, which pins the version, and decodes against its ``signature``.
 
-Inputs are validated against the signature here, before anything reaches TensorFlow or a
-batch queue, so a bad request fails alone with an INVALID_ARGUMENT that names the input.
+Input names and dtypes are validated against the signature here, before anything reaches
+TensorFlow or a batch queue, so a bad request fails alone with an INVALID_ARGUMENT that names
+the input; shapes are left to the graph, as in TF Serving.
 """
 
 from __future__ import annotations
@@ -64,29 +65,13 @@ def _signature(signatures: Mapping[str, LoadedSignature], name: str) -> LoadedSi
 
 
 def _check_input(spec: LoadedTensor, array: np.ndarray) -> None:
+    """The dtype only: like TF Serving (predict_util.cc, TF's saved_model::GetInputValues),
+    shapes are left to the graph, whose InvalidArgumentError is the request's status (a
+    signature declaring [-1, 1] does not stop a [3] input that the graph accepts)."""
     if array.dtype != spec.dtype and not (spec.dtype == object and array.dtype.kind in "SO"):
         raise InvalidArgument(
             f"input '{spec.alias}': expected dtype {spec.dtype_name}, got {array.dtype}"
         )
-    if spec.shape is None:
-        return
-    if array.ndim != len(spec.shape):
-        raise InvalidArgument(
-            f"input '{spec.alias}': expected rank {len(spec.shape)} "
-            f"(shape {_shape_text(spec.shape)}), got shape {list(array.shape)}"
-        )
-    for expected, actual in zip(spec.shape, array.shape, strict=True):
-        if expected is not None and expected != actual:
-            raise InvalidArgument(
-                f"input '{spec.alias}': expected shape {_shape_text(spec.shape)}, "
-                f"got {list(array.shape)}"
-            )
-    if array.ndim and spec.shape[0] is None and array.shape[0] == 0:
-        raise InvalidArgument(f"input '{spec.alias}': empty batch (dimension 0 has size 0)")
-
-
-def _shape_text(shape: tuple[int | None, ...]) -> str:
-    return "[" + ",".join("-1" if d is None else str(d) for d in shape) + "]"
 
 
 def validate_inputs(signature: LoadedSignature, inputs: Mapping[str, np.ndarray]) -> None:

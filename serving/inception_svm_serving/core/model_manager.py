@@ -10,6 +10,7 @@ get a servable that is being torn down.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import threading
@@ -20,14 +21,28 @@ from pathlib import Path
 
 import numpy as np
 
-from inception_svm_serving._exceptions import NotFound, Unavailable
-from inception_svm_serving.config.options import BatchingOptions, ModelConfig, SessionOptions
-from inception_svm_serving.core.batching import BatchScheduler
+from inception_svm_serving._exceptions import (
+    ConfigError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ServingError,
+    Unavailable,
+)
+from inception_svm_serving.config.options import (
+    BatchingOptions,
+    ModelConfig,
+    SessionOptions,
+    load_batching_parameters,
+)
+from inception_svm_serving.core.batching import BatchScheduler, check_batching_for_load
 from inception_svm_serving.core.runtime import LoadedModel, session_config
+from inception_svm_serving.core.warmup import run_warmup
 from inception_svm_serving.observability.logs import log_event
 from inception_svm_serving.observability.metrics import ServerMetrics
 
 _UNLOAD_DRAIN_TIMEOUT_S = 60.0
+PER_MODEL_BATCHING_FILE = "batching_params.pbtxt"
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class Servable:
         self._idle = threading.Condition()
         self._schedulers: dict[str, BatchScheduler] = {}
         if batching is not None:
+            check_batching_for_load(batching)  # before any thread starts, as TF Serving does
             for signature in model.signatures:
                 self._schedulers[signature] = BatchScheduler(
                     batching,
@@ -99,6 +115,30 @@ def version_directories(base_path: Path) -> dict[int, Path] | None:
     return {int(p.name): p for p in entries if p.is_dir() and p.name.isdigit()}
 
 
+def status_text(error: BaseException) -> str:
+    """An error as absl prints a Status (``<CODE>: <message>``), the form TF Serving logs and
+    puts in "Failed to start server. Error: ..."."""
+    if isinstance(error, ServingError):
+        return f"{error.code.name}: {error.message}"
+    code = getattr(error, "error_code", None)  # tf.errors.OpError, without importing TF
+    message = getattr(error, "message", None) or str(error)
+    if isinstance(code, int):
+        names = {3: "INVALID_ARGUMENT", 5: "NOT_FOUND", 9: "FAILED_PRECONDITION", 15: "DATA_LOSS"}
+        return f"{names.get(code, 'UNKNOWN')}: {message}"
+    if isinstance(error, OSError):
+        return f"NOT_FOUND: {error}"
+    return f"UNKNOWN: {type(error).__name__}: {message}"
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A version that ended in error (TF Serving: state kEnd with a non-OK health)."""
+
+    model: str
+    version: int
+    status: str  # "<CODE>: <message>"
+
+
 @dataclass
 class _Retry:
     """A version whose load failed: when it may be tried again, and how many tries are left.
@@ -119,7 +159,9 @@ class ModelManager:
         max_load_retries: int = 5,
         load_retry_interval_s: float = 60.0,
         session: SessionOptions | None = None,
+        per_model_batching: bool = False,
     ) -> None:
+        self._per_model_batching = per_model_batching
         self._configs = {m.name: m for m in models}
         self._session_config = session_config(session or SessionOptions())
         self._batching = batching
@@ -128,9 +170,10 @@ class ModelManager:
         self._max_load_retries = max_load_retries
         self._load_retry_interval_s = load_retry_interval_s
         self._lock = threading.Lock()
+        self._reconciling = threading.RLock()
         self._serving: dict[str, dict[int, Servable]] = {m.name: {} for m in models}
         self._status: dict[str, dict[int, VersionStatus]] = {m.name: {} for m in models}
-        self._failed: set[tuple[str, int]] = set()
+        self._failed: dict[tuple[str, int], str] = {}  # -> status_text of the last error
         self._retries: dict[tuple[str, int], _Retry] = {}
         self._unlistable: set[str] = set()  # models whose base path was reported missing
         self._stop = threading.Event()
@@ -138,8 +181,9 @@ class ModelManager:
 
     # -- lifecycle -------------------------------------------------------------------------
     def poll_once(self) -> None:
-        for config in self._configs.values():
-            self._reconcile(config)
+        with self._reconciling:  # the version poller and a config reload, one at a time
+            for config in list(self._configs.values()):
+                self._reconcile(config)
 
     def start_polling(self, period_s: float) -> None:
         if period_s <= 0:
@@ -172,6 +216,62 @@ class ModelManager:
     def all_models_available(self) -> bool:
         with self._lock:
             return all(self._serving[name] for name in self._configs)
+
+    def update_models(
+        self, models: tuple[ModelConfig, ...], allow_unavailable_labels: bool
+    ) -> None:
+        """A re-read --model_config_file (ServerCore::ReloadConfig): models added, removed
+        or changed, then one reconciliation. A label may only name a version that is
+        AVAILABLE unless ``allow_unavailable_labels`` (UpdateModelVersionLabelMap); on
+        FailedPrecondition nothing changes and the old config keeps serving."""
+        with self._reconciling:
+            self._update_models(models, allow_unavailable_labels)
+
+    def _update_models(
+        self, models: tuple[ModelConfig, ...], allow_unavailable_labels: bool
+    ) -> None:
+        removed: list[tuple[str, Servable]] = []
+        with self._lock:
+            if not allow_unavailable_labels:
+                for model in models:
+                    for _label, version in model.version_labels:
+                        if version not in self._serving.get(model.name, {}):
+                            raise FailedPrecondition(
+                                f"Request to assign label to version {version} of model "
+                                f"{model.name}, which is not currently available for inference"
+                            )
+            wanted = {m.name: m for m in models}
+            for name in [n for n in self._configs if n not in wanted]:
+                removed += [(name, s) for s in self._serving.pop(name).values()]
+                del self._status[name]
+            for name in wanted:
+                self._serving.setdefault(name, {})
+                self._status.setdefault(name, {})
+            self._configs = wanted
+        for name, servable in removed:
+            self._unload(name, servable)
+        self.poll_once()
+
+    def startup_failures(self) -> list[LoadFailure]:
+        """The models the server cannot start with: no version AVAILABLE and the newest
+        finished version failed. TF Serving's startup wait (load_servables_fast.cc, waiting
+        on ServableRequest::Latest per model) ends for a model when any version reaches
+        AVAILABLE or END, and main.cc exits if one ended in error."""
+        with self._lock:
+            serving = {name for name, versions in self._serving.items() if versions}
+            failed = sorted(self._failed.items(), key=lambda item: -item[0][1])
+        failures: dict[str, LoadFailure] = {}
+        for (name, version), status in failed:
+            if name not in serving and name not in failures:
+                failures[name] = LoadFailure(name, version, status)
+        return [failures[name] for name in sorted(failures)]
+
+    def seconds_until_next_retry(self) -> float | None:
+        """When the earliest pending load retry is due (None: none pending)."""
+        if not self._retries:
+            return None
+        now = time.monotonic()
+        return max(0.0, min(r.next_attempt_at for r in self._retries.values()) - now)
 
     # -- requests --------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -219,7 +319,8 @@ class ModelManager:
     # -- version reconciliation ------------------------------------------------------------
     def _set_status(self, name: str, status: VersionStatus) -> None:
         with self._lock:
-            self._status[name][status.version] = status
+            if name in self._status:  # not for a model a config reload removed
+                self._status[name][status.version] = status
 
     def _reconcile(self, config: ModelConfig) -> None:
         directories = version_directories(config.base_path)
@@ -266,7 +367,7 @@ class ModelManager:
             del self._retries[key]
             self._set_status(name, VersionStatus(key[1], "END", "version directory removed"))
             log_event("model_load_abandoned", model=name, version=key[1], reason="removed")
-        self._failed = {k for k in self._failed if k[0] != name or k[1] in on_disk}
+        self._failed = {k: v for k, v in self._failed.items() if k[0] != name or k[1] in on_disk}
 
     def _load(self, config: ModelConfig, version: int) -> None:
         """One load attempt: load, warm up, publish. A failure is retried on a later poll,
@@ -286,6 +387,7 @@ class ModelManager:
         try:
             servable, warmup_seconds, replayed = self._load_once(config, version)
         except Exception as error:  # a bad export must not take the server down
+            status = status_text(error)
             failures = 1 + (retry.failures if retry else 0)
             if failures <= self._max_load_retries:
                 self._retries[key] = _Retry(
@@ -298,13 +400,22 @@ class ModelManager:
                     version=version,
                     attempt=failures,
                     retry_in_s=self._load_retry_interval_s,
-                    error=str(error),
+                    error=status,
                 )
                 return
+            # Like TF Serving (enable_reload_servables_with_error is false in the model
+            # server): an errored version is not tried again while it stays aspired; an
+            # older version that is serving keeps serving (AvailabilityPreservingPolicy).
             self._retries.pop(key, None)
-            self._failed.add(key)
-            self._set_status(name, VersionStatus(version, "END", f"load failed: {error}"))
-            log_event("model_load_failed", model=name, version=version, error=str(error))
+            self._failed[key] = status
+            self._set_status(name, VersionStatus(version, "END", status))
+            log_event(
+                "model_load_failed",
+                model=name,
+                version=version,
+                attempts=failures,
+                error=status,
+            )
             return
         self._retries.pop(key, None)
         with self._lock:
@@ -329,7 +440,7 @@ class ModelManager:
             self._metrics.observe_load(path, None)
             raise
         self._metrics.observe_load(model.path, model.load_seconds)
-        servable = Servable(model, self._batching, self._metrics)
+        servable = Servable(model, self._batching_for(model.path), self._metrics)
         try:
             warmup_seconds, replayed = self._warm_up(servable)
         except BaseException:
@@ -337,19 +448,40 @@ class ModelManager:
             raise
         return servable, warmup_seconds, replayed
 
-    def _warm_up(self, servable: Servable) -> tuple[float, int]:
-        started = time.monotonic()
+    def _batching_for(self, version_dir: Path) -> BatchingOptions | None:
+        """GetPerModelBatchingParams (servables/tensorflow/bundle_factory_util.cc): with
+        --enable_per_model_batching_parameters, <version dir>/batching_params.pbtxt, and no
+        batching for a version without one; the batch threads stay the global file's."""
+        if self._batching is None or not self._per_model_batching:
+            return self._batching
+        path = version_dir / PER_MODEL_BATCHING_FILE
+        if not path.exists():
+            return None
         try:
-            requests = servable.model.warmup_requests()
-            for _ in range(self._warmup_iterations):
-                for signature, inputs in requests:
-                    servable.execute(signature, inputs)
+            params = load_batching_parameters(path)
+        except ConfigError as error:
+            raise InvalidArgument(f"Invalid protobuf file: '{path}'") from error
+        return dataclasses.replace(params, num_batch_threads=self._batching.num_batch_threads)
+
+    def _warm_up(self, servable: Servable) -> tuple[float, int]:
+        """Replay the warmup records through the servable's batch queues (0 iterations:
+        --enable_model_warmup=false, the file is not read)."""
+        started = time.monotonic()
+        if self._warmup_iterations < 1:
+            return 0.0, 0
+        try:
+            records = run_warmup(
+                servable.model.path,
+                servable.model.signatures,
+                servable.execute,
+                self._warmup_iterations,
+            )
         except BaseException:
             self._metrics.observe_warmup(servable.model.path, time.monotonic() - started, False)
             raise
         seconds = time.monotonic() - started
         self._metrics.observe_warmup(servable.model.path, seconds, True)
-        return seconds, len(requests) * self._warmup_iterations
+        return seconds, records * self._warmup_iterations
 
     def _unload(self, name: str, servable: Servable) -> None:
         self._set_status(name, VersionStatus(servable.version, "UNLOADING"))

@@ -126,6 +126,11 @@ class LoadedModel:
             raise InvalidArgument(op_error_text(error.message)) from error
         except tf.errors.OpError as error:
             raise Internal(f"{type(error).__name__}: {error.message}") from error
+        except ValueError as error:
+            # The session refuses a feed its placeholder's shape does not admit ("Cannot feed
+            # value of shape ..."). Kept on purpose: past it, some kernels abort the process
+            # on a wrong rank (oneDNN Conv2D CHECK-fails on a rank-3 image batch).
+            raise InvalidArgument(str(error)) from error
         return {alias: np.asarray(v) for alias, v in zip(output_aliases, values, strict=True)}
 
     def warmup_requests(self) -> list[tuple[str, dict[str, np.ndarray]]]:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from inception_svm_serving._exceptions import ConfigError
+from inception_svm_serving._exceptions import ConfigError, InvalidArgument
 from inception_svm_serving.config.options import (
-    BatchingOptions,
     VersionPolicy,
     load_batching_parameters,
     load_model_config_file,
@@ -17,6 +16,7 @@ from inception_svm_serving.config.options import (
     load_ssl_config,
     parse_grpc_channel_arguments,
 )
+from inception_svm_serving.core.batching import check_batching_for_load
 from tests.harness import BATCHING_PARAMETERS, MONITORING_CONFIG, SERVING_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -26,8 +26,7 @@ def test_repository_config_files_parse() -> None:
     (model,) = load_model_config_file(SERVING_DIR / "models.config")
     assert (model.name, str(model.base_path)) == ("inception_v1", "/models/inception_v1")
     assert model.policy == VersionPolicy(kind="latest", num_versions=1)
-    batching = load_batching_parameters(BATCHING_PARAMETERS)
-    assert batching.allowed_batch_sizes[-1] == batching.execution_batch_limit
+    load_batching_parameters(BATCHING_PARAMETERS)
     load_batching_parameters(SERVING_DIR / "batching_parameters_gpu.txt")
     monitoring = load_monitoring_config(MONITORING_CONFIG)
     assert monitoring.prometheus_enabled
@@ -45,8 +44,7 @@ def test_good_fixture_has_pinned_versions_and_labels() -> None:
     ("loader", "fixture", "message"),
     [
         (load_model_config_file, "models_bad.config", "base_pth"),
-        (load_batching_parameters, "batching_bad.txt", "max_batch_size"),
-        (load_model_config_file, "does_not_exist.config", "cannot read"),
+        (load_model_config_file, "does_not_exist.config", "NOT_FOUND"),
     ],
 )
 def test_bad_fixtures_are_rejected_clearly(loader: object, fixture: str, message: str) -> None:
@@ -54,16 +52,12 @@ def test_bad_fixtures_are_rejected_clearly(loader: object, fixture: str, message
         loader(FIXTURES / fixture)  # type: ignore[operator]
 
 
-def test_batching_options_validate_allowed_sizes() -> None:
-    with pytest.raises(ConfigError):
-        BatchingOptions(max_batch_size=8, allowed_batch_sizes=(4, 2, 8))
-    with pytest.raises(ConfigError, match="max_execution_batch_size"):  # TF Serving's rule
-        BatchingOptions(
-            max_batch_size=64,
-            enable_large_batch_splitting=True,
-            max_execution_batch_size=8,
-            allowed_batch_sizes=(4, 64),
-        )
+def test_batching_fixture_fails_at_load_not_at_parse() -> None:
+    # tensorflow_model_server parses the file at startup without checking its content
+    # (server.cc); the allowed_batch_sizes rule fails the model load (WrapSessionForBatching).
+    options = load_batching_parameters(FIXTURES / "batching_bad.txt")
+    with pytest.raises(InvalidArgument, match="last entry was 16; expected 32"):
+        check_batching_for_load(options)
 
 
 def test_production_batching_accepts_client_requests_of_32_in_batches_of_8() -> None:
