@@ -78,3 +78,12 @@ def test_resume_reads_complete_records_and_cuts_a_torn_line(tmp_path: Path) -> N
     output.write_text(complete + '{"schema": 1, "pa')
     assert recorded_paths(output) == {encode_path("a\\b.jpg")}
     assert output.read_text() == complete
+
+
+def test_the_table_names_the_score_column_as_the_records_do() -> None:
+    # A reader who sees "score" in the table finds the same key in jsonl and csv.
+    from inception_svm_client.records import ClassifyRecord, render_table
+
+    header = render_table([ClassifyRecord("a.jpg", "modern", 1.25)]).splitlines()[0].split()
+    assert header == ["path", "label", "score"]
+    assert "score" in ClassifyRecord("a.jpg", "modern", 1.25).as_dict()
