@@ -1,5 +1,6 @@
-"""README.md runs as written: every ``sh`` and ``python`` block is executed, in README order,
-against the session's stand-in, or names the test that runs the same command line.
+"""The documentation runs as written: README.md, client/README.md and every docs/*.md. Every
+``sh`` and ``python`` block is executed, in document order, against the session's stand-in,
+or names the test that runs the same command line.
 
 A block opts out with an HTML comment on the line before its fence, which the rendered README
 does not show:
@@ -10,7 +11,8 @@ does not show:
   internet, minutes of CPU); the reason is required.
 
 Runnable blocks run with the repository's files and ``.venv`` at the same relative paths
-but in a fresh working directory (so ``build/`` is the test's own), with the README's
+but in a fresh working directory per document (so ``build/`` is that document's own, and a
+document never depends on another one having run), with the documents'
 ``localhost:8500`` / ``localhost:8501`` pointing at the stand-in: that address mapping is the
 only change to what a reader types. Blocks without a language (output, diagrams) are text.
 """
@@ -31,6 +33,7 @@ from tests.harness import ServerHandle, subprocess_env
 from tests.paths import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+DOCUMENTS = [README, REPO_ROOT / "client" / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 RUNNABLE = ("sh", "python")
 BLOCK_TIMEOUT_S = 180
 _FENCE = re.compile(r"^\s*```(\w*)\s*$")
@@ -38,6 +41,7 @@ _MARKER = re.compile(r"^<!--\s*readme-test:\s*(skip|covered-by)\s+(.*?)\s*-->\s*
 # What the README's readers have in a checkout, linked into the scratch directory.
 _LINKED = (
     "client",
+    "docs",
     "serving",
     "export",
     "k8s",
@@ -54,13 +58,14 @@ class Block:
     code: str
     line: int  # of the opening fence, for failure messages
     marker: tuple[str, str] | None  # ("skip" | "covered-by", argument)
+    document: str = "README.md"  # relative to the repository root
 
     @property
     def id(self) -> str:
-        return f"README.md:{self.line}:{self.language}"
+        return f"{self.document}:{self.line}:{self.language}"
 
 
-def readme_blocks(text: str) -> list[Block]:
+def readme_blocks(text: str, document: str = "README.md") -> list[Block]:
     blocks: list[Block] = []
     lines = text.splitlines()
     index = 0
@@ -75,17 +80,23 @@ def readme_blocks(text: str) -> list[Block]:
         found = _MARKER.match(previous.strip())
         marker = (found.group(1), found.group(2)) if found else None
         code = textwrap.dedent("\n".join(lines[start + 1 : end]) + "\n")
-        blocks.append(Block(fence.group(1), code, start + 1, marker))
+        blocks.append(Block(fence.group(1), code, start + 1, marker, document))
         index = end + 1
     return blocks
 
 
-BLOCKS = [block for block in readme_blocks(README.read_text()) if block.language in RUNNABLE]
+BLOCKS = [
+    block
+    for path in DOCUMENTS
+    for block in readme_blocks(path.read_text(), str(path.relative_to(REPO_ROOT)))
+    if block.language in RUNNABLE
+]
 RUN_BLOCKS = [block for block in BLOCKS if block.marker is None]
 
 
 def test_readme_has_runnable_blocks_and_every_marker_is_well_formed() -> None:
     assert any(block.marker is None for block in BLOCKS), "no README block is run"
+    assert any(b.marker is None and b.document == "README.md" for b in BLOCKS)
     for block in BLOCKS:
         if block.marker is None:
             continue
@@ -102,18 +113,19 @@ def test_readme_has_runnable_blocks_and_every_marker_is_well_formed() -> None:
 
 
 class ReadmeReader:
-    """A reader going down the README in one checkout: each runnable block runs once, in
-    README order, after every block above it (later blocks use what earlier ones built, e.g.
-    ``build/svm.onnx``). A test asking for a block first runs the blocks above it that have
-    not run yet, so each test passes or fails the same in any order and alone."""
+    """A reader going down one document in one checkout: each runnable block runs once, in
+    document order, after every block above it (later blocks use what earlier ones built,
+    e.g. ``build/demo/svm.onnx``). A test asking for a block first runs the blocks above it
+    that have not run yet, so each test passes or fails the same in any order and alone."""
 
-    def __init__(self, workdir: Path, server: ServerHandle) -> None:
+    def __init__(self, workdir: Path, server: ServerHandle, document: str) -> None:
         self._workdir = workdir
         self._server = server
+        self._blocks = [block for block in RUN_BLOCKS if block.document == document]
         self._results: dict[int, subprocess.CompletedProcess[str]] = {}
 
     def read_down_to(self, block: Block) -> subprocess.CompletedProcess[str]:
-        for earlier in RUN_BLOCKS[: RUN_BLOCKS.index(block)]:
+        for earlier in self._blocks[: self._blocks.index(block)]:
             if self._run(earlier).returncode != 0:
                 pytest.fail(f"{block.id} not run: the block above it, {earlier.id}, failed")
         return self._run(block)
@@ -125,14 +137,23 @@ class ReadmeReader:
 
 
 @pytest.fixture(scope="module")
-def reader(tmp_path_factory: pytest.TempPathFactory, stand_in: ServerHandle) -> ReadmeReader:
-    """A checkout as a reader has it: the repository's files and .venv, a fresh build/."""
-    directory = tmp_path_factory.mktemp("readme")
-    for name in (*_LINKED, ".venv"):
-        source = REPO_ROOT / name
-        if source.exists():
-            (directory / name).symlink_to(source)
-    return ReadmeReader(directory, stand_in)
+def readers(
+    tmp_path_factory: pytest.TempPathFactory, stand_in: ServerHandle
+) -> dict[str, ReadmeReader]:
+    """Per document, a checkout as a reader has it: the repository's files and .venv, a
+    fresh build/ (made when the document's first block runs)."""
+
+    class _Readers(dict[str, ReadmeReader]):
+        def __missing__(self, document: str) -> ReadmeReader:
+            directory = tmp_path_factory.mktemp("readme")
+            for name in (*_LINKED, ".venv"):
+                source = REPO_ROOT / name
+                if source.exists():
+                    (directory / name).symlink_to(source)
+            self[document] = ReadmeReader(directory, stand_in, document)
+            return self[document]
+
+    return _Readers()
 
 
 def _addressed(code: str, server: ServerHandle) -> str:
@@ -164,8 +185,8 @@ def _run_block(
 
 
 @pytest.mark.parametrize("block", RUN_BLOCKS, ids=lambda block: block.id)
-def test_readme_block_runs(block: Block, reader: ReadmeReader) -> None:
-    result = reader.read_down_to(block)
+def test_readme_block_runs(block: Block, readers: dict[str, ReadmeReader]) -> None:
+    result = readers[block.document].read_down_to(block)
     assert result.returncode == 0, (
         f"{block.id} exited with {result.returncode}\n--- code\n{block.code}"
         f"--- stdout\n{result.stdout[-3000:]}\n--- stderr\n{result.stderr[-3000:]}"

@@ -264,7 +264,14 @@ def configure_logging(prog: str, level: int) -> None:
         logging.getLogger(package).setLevel(level)
 
 
+# TensorFlow's C++ INFO and WARNING lines (oneDNN, CPU features, cuda probing) drown the
+# commands' own output; `make` sets the same default. A user's own value is kept.
+TF_LOG_LEVEL_DEFAULTS = {"TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    for name, value in TF_LOG_LEVEL_DEFAULTS.items():
+        os.environ.setdefault(name, value)  # before any command imports TensorFlow
     commands = load_commands()
     parser, parsers = build_parser(commands)
     args, extras = parser.parse_known_args(argv)

@@ -152,7 +152,7 @@ def _csv_line(cells: Sequence[str]) -> str:
 def render_table(records: Sequence[ClassifyRecord]) -> str:
     """Aligned columns; the error column only appears when some input failed."""
     with_errors = any(record.error is not None or record.flag for record in records)
-    rows = [["path", "label", "distance", "error"]]
+    rows = [["path", "label", "score", "error"]]  # the records' own name
     for record in records:
         score = "" if record.score is None else f"{record.score:+.4f}"
         problem = record.error or record.flag or ""

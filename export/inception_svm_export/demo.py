@@ -112,4 +112,18 @@ def run_demo(weights: str, checkpoint: str, model_dir: Path, work_dir: Path) -> 
     if weights == "random":
         print(RANDOM_BANNER, flush=True)
     print(f"HTML report: {report}", flush=True)
+    print(next_commands(model_dir, work_dir / "svm.onnx"), flush=True)
     return code
+
+
+def next_commands(model_dir: Path, svm_path: Path) -> str:
+    """What to type next, with the paths this run wrote: the README's walk-through uses the
+    same ones, so a reader goes on from the demo without translating paths."""
+    return (
+        "Next (README, 'Local walk-through'):\n"
+        f"  make serve MODEL_DIR={model_dir}      # gRPC :8500, REST :8501; leave it running\n"
+        "  .venv/bin/inception-svm classify client/inception_svm_client/data/cars/unlabeled "
+        f"--server localhost:8500 --svm {svm_path} --format table\n"
+        "  .venv/bin/inception-svm verify --server localhost:8500 "
+        f"--model-dir {model_dir} --svm {svm_path}"
+    )

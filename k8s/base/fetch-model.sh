@@ -82,8 +82,12 @@ install_version() {
         actual=$(sha256sum SHA256SUMS | cut -d ' ' -f 1)
         [ "$actual" = "$expected" ] ||
             fail "version $version: SHA256SUMS digest is $actual, expected $expected (MODEL_MANIFEST_SHA256S)"
+    elif [ "${ALLOW_UNPINNED_MODELS:-false}" = true ]; then
+        log "version $version has no pin in MODEL_MANIFEST_SHA256S; ALLOW_UNPINNED_MODELS=true: verifying files against SHA256SUMS only"
     else
-        log "version $version has no pin in MODEL_MANIFEST_SHA256S; verifying files against SHA256SUMS only"
+        # Secure by default: an unpinned SHA256SUMS only proves the files match each other,
+        # not that they are the export you made (anyone who can write the bucket can write both).
+        fail "version $version has no pin in MODEL_MANIFEST_SHA256S (\"$version=<digest>\", printed by the export as MODEL_MANIFEST_SHA256=...); set ALLOW_UNPINNED_MODELS=true to serve it unpinned"
     fi
 
     sha256sum -c SHA256SUMS >/dev/null 2>&1 || fail "checksum mismatch in $source_dir"

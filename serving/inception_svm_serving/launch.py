@@ -54,10 +54,33 @@ def render_model_config(source: Path, model_base_path: Path, target: Path) -> Pa
     return target
 
 
+def model_base_path_of(argv: Sequence[str]) -> Path:
+    base_paths = [a.split("=", 1)[1] for a in argv if flag_name(a) == "--model_base_path"]
+    return Path(base_paths[-1]) if base_paths else DEFAULT_MODEL_BASE_PATH
+
+
+def launch_notices(argv: Sequence[str], real_server: str | None) -> list[str]:
+    """Which server runs, and a missing model directory: both servers start without
+    complaint on a path that does not exist and then serve nothing, which looks like a hang."""
+    notices = [
+        f"launch: serving with {real_server}"
+        if real_server is not None
+        else f"launch: {REAL_SERVER} is not on PATH: serving with the stand-in "
+        "(inception-svm serve; same flags, config files and API)"
+    ]
+    model_base_path = model_base_path_of(argv)
+    if not model_base_path.is_dir():
+        notices.append(
+            f"launch: warning: {model_base_path} does not exist: the server will serve nothing "
+            "until a version directory appears there (make demo or inception-svm export "
+            "writes one; MODEL_DIR=... chooses the path)"
+        )
+    return notices
+
+
 def local_command(argv: Sequence[str], real_server: str | None, work_dir: Path) -> list[str]:
     overrides = [a for a in argv if flag_name(a) != "--model_base_path"]
-    base_paths = [a.split("=", 1)[1] for a in argv if flag_name(a) == "--model_base_path"]
-    model_base_path = Path(base_paths[-1]) if base_paths else DEFAULT_MODEL_BASE_PATH
+    model_base_path = model_base_path_of(argv)
     flags = []
     for flag in merge_flags(read_args_file(), overrides):
         name, _, value = flag.partition("=")
@@ -80,7 +103,10 @@ def local_command(argv: Sequence[str], real_server: str | None, work_dir: Path) 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     work_dir = Path(tempfile.mkdtemp(prefix="inception-svm-serve-"))
-    command = local_command(args, shutil.which(REAL_SERVER), work_dir)
+    real_server = shutil.which(REAL_SERVER)
+    for notice in launch_notices(args, real_server):
+        print(notice, file=sys.stderr, flush=True)
+    command = local_command(args, real_server, work_dir)
     print("exec:", " ".join(command), file=sys.stderr, flush=True)
     os.execvp(command[0], command)
 

@@ -121,3 +121,12 @@ def test_resume_validates_the_whole_file_before_changing_it(
     with pytest.raises(ResumeError, match=message):
         recorded_paths(output)
     assert output.read_bytes() == good + content
+
+
+def test_the_table_names_the_score_column_as_the_records_do() -> None:
+    # A reader who sees "score" in the table finds the same key in jsonl and csv.
+    from inception_svm_client.records import ClassifyRecord, render_table
+
+    header = render_table([ClassifyRecord("a.jpg", "modern", 1.25)]).splitlines()[0].split()
+    assert header == ["path", "label", "score"]
+    assert "score" in ClassifyRecord("a.jpg", "modern", 1.25).as_dict()

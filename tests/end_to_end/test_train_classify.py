@@ -151,14 +151,14 @@ def test_stdin_paths_table_and_html_report(
     )
     assert code == 0
     table = out.splitlines()
-    assert table[0].split() == ["path", "label", "distance"]
+    assert table[0].split() == ["path", "label", "score"]  # the records' name
     assert [line.split()[0] for line in table[1:]] == paths
     page = report.read_text()
     assert page.count("data:image/jpeg;base64,") == len(paths)
     assert "Leave-one-out accuracy" in page and "Confusion matrix" in page
     assert "<p class='notice'>random &lt;weights&gt;</p>" in page
     # The random-weights banner comes from the SVM's metadata, with no flag.
-    assert "<p class='notice'>The featurizer was exported from not the official" in page
+    assert "<p class='notice'>The featurizer weights are not the official checkpoint" in page
 
 
 def test_unreachable_server_exits_2(

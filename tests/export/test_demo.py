@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from inception_svm_export.demo import next_commands
 from tests.harness import REPO_ROOT, subprocess_env
 
 DEMO_TIMEOUT_S = 600
@@ -41,9 +42,21 @@ def test_demo_runs_the_pipeline_and_stops_its_server(model_base_path: Path, tmp_
     for step in ("ImageNet top-5 of", "train on", "classify", "server stopped"):
         assert f"==> {step}" in result.stdout, output
     assert (work_dir / "svm.onnx").is_file() and (work_dir / "report.html").is_file()
+    random_dir = model_dir.with_name("inception_v1-random")
+    assert next_commands(random_dir, work_dir / "svm.onnx") in result.stdout, output
     events = [json.loads(line).get("event") for line in _json_lines(work_dir / "server.log")]
     assert "serving" in events and events[-1] == "stopped", events  # SIGTERM, drained
 
 
 def _json_lines(path: Path) -> list[str]:
     return [line for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def test_the_readme_walk_through_uses_the_paths_the_demo_writes() -> None:
+    # `make demo WEIGHTS=random` with its defaults: the next commands it prints are the
+    # README's walk-through, line for line (only the comment may differ).
+    printed = next_commands(Path("build/models/inception_v1-random"), Path("build/demo/svm.onnx"))
+    readme = (REPO_ROOT / "README.md").read_text()
+    for line in printed.splitlines()[1:]:
+        command = line.strip().split("  #")[0].strip()
+        assert command in readme, command

@@ -42,6 +42,7 @@ def fetch(store: Path, target: Path, **env: str) -> subprocess.CompletedProcess[
         "MODEL_TARGET_DIR": str(target),
         "MODEL_NAME": "inception_v1",
         "MODEL_VERSIONS": "1",
+        "ALLOW_UNPINNED_MODELS": "true",  # pinning itself: tests/k8s/test_fetch_model_pinning.py
         **env,
     }
     return subprocess.run(

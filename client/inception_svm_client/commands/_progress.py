@@ -67,9 +67,11 @@ class ProgressLine:
         if not self._live and progress.elapsed_s - self._last_logged_s < LOG_INTERVAL_S:
             return
         last = self._last
+        # Over the last interval; the first line's interval is the run so far (not 0.0).
+        since_done, since_s = (0, 0.0) if last is None else (last.completed, last.elapsed_s)
         rate = 0.0
-        if last is not None and progress.elapsed_s > last.elapsed_s:
-            rate = (progress.completed - last.completed) / (progress.elapsed_s - last.elapsed_s)
+        if progress.elapsed_s > since_s:
+            rate = (progress.completed - since_done) / (progress.elapsed_s - since_s)
         self._last = progress
         self._last_logged_s = progress.elapsed_s
         phase = "warm-up" if progress.warming_up else "measuring"

@@ -229,7 +229,11 @@ class LoadTestCommand:
     help = "measure throughput and latency of a TF Serving model: one run or a sweep"
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        server = options.add_connection_arguments(parser)
+        server = options.add_connection_arguments(
+            parser,
+            model_version_help="version every request names (default: none, so the server "
+            "answers with its latest; 'latest' is the same)",
+        )
         server.add_argument(
             "--deadline",
             type=options.finite_float,

@@ -101,8 +101,11 @@ def add_server_arguments(parser: argparse.ArgumentParser) -> None:
     add_batching_arguments(parser)
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """Where the server is and how to reach it; shared by every command that calls it."""
+def add_connection_arguments(
+    parser: argparse.ArgumentParser, model_version_help: str | None = None
+) -> argparse._ArgumentGroup:
+    """Where the server is and how to reach it; shared by every command that calls it.
+    ``model_version_help``: for commands without an SVM, whose default is not the SVM's."""
     server = parser.add_argument_group("server")
     server.add_argument(
         "--server",
@@ -122,7 +125,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> argparse._Argum
         type=model_version,
         default=None,
         metavar="N|latest",
-        help="default: the version the SVM was trained on (classify); 'latest': whatever "
+        help=model_version_help
+        or "default: the version the SVM was trained on (classify); 'latest': whatever "
         "the server serves, records from another version than the SVM's are flagged",
     )
     server.add_argument("--model-version-label", default=None)

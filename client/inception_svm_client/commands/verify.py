@@ -104,15 +104,23 @@ def verify(config: VerifyConfig, stdout: TextIO) -> int:
         channel.close()
     failed = [check.name for check in checks if not check.ok]
     if text:
-        verdict = f"FAILED: {', '.join(failed)}" if failed else "all checks passed"
-        print(f"{config.channel.target}: {len(checks)} checks, {verdict}", file=stdout)
+        print(f"{config.channel.target}: {_summary(checks, failed)}", file=stdout)
     else:
         _print_json(stdout, config, checks, ok=not failed, error=None)
     return EXIT_PARTIAL if failed else EXIT_OK
 
 
 def _line(check: Check) -> str:
-    return f"{'PASS' if check.ok else 'FAIL'}  {check.name:<45} {check.detail}"
+    status = "N/A " if not check.applicable else "PASS" if check.ok else "FAIL"
+    return f"{status}  {check.name:<45} {check.detail}"
+
+
+def _summary(checks: list[Check], failed: list[str]) -> str:
+    """Counts only what was checked as passed; not-applicable checks are listed apart."""
+    skipped = sum(not check.applicable for check in checks)
+    applied = len(checks) - skipped
+    verdict = f"FAILED: {', '.join(failed)}" if failed else f"all {applied} checks passed"
+    return verdict + (f", {skipped} not applicable" if skipped else "")
 
 
 def _could_not_run(

@@ -34,6 +34,20 @@ def _levels(report: dict[str, Any]) -> tuple[str, list[float]]:
     return "concurrency (callers)", [row["concurrency"] for row in rows]
 
 
+def log_axis_ticks(low: float, high: float) -> list[float]:
+    """1-2-5 ticks per decade, each labelled with its whole value: plotly's own log ticks
+    label the minor ones with their first digit only, which reads "... 9 100 2"."""
+    if low <= 0 or high <= low:
+        return [v for v in (low, high) if v > 0]
+    ticks = []
+    for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1):
+        for mantissa in (1, 2, 5):
+            value = float(f"{mantissa}e{exponent}")
+            if low <= value <= high:
+                ticks.append(value)
+    return ticks
+
+
 def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
     import plotly.graph_objects as go
 
@@ -100,6 +114,15 @@ def _figures(report: dict[str, Any]) -> list[tuple[str, Any]]:
             go.Scatter(x=centres, y=counts, name=label, mode="lines", line={"shape": "hvh"})
         )
     histogram.update_yaxes(title_text="requests", rangemode="tozero")
+    all_edges = [
+        e
+        for row in rows
+        if row["latency_histogram_ms"]
+        for e in row["latency_histogram_ms"]["edges"]
+    ]
+    if all_edges:
+        ticks = log_axis_ticks(min(all_edges), max(all_edges))
+        histogram.update_xaxes(tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
     return [("latency", latency), ("throughput", throughput), ("histogram", histogram)]
 
 

@@ -79,7 +79,7 @@ function figure(r) {
     cap.append(head);
   } else {
     head.className = 'label'; head.textContent = r.l;
-    cap.append(head, ' distance ' + (r.s >= 0 ? '+' : '') + r.s.toFixed(3));
+    cap.append(head, ' score ' + (r.s >= 0 ? '+' : '') + r.s.toFixed(3));
   }
   const path = document.createElement('div');
   path.className = 'path'; path.textContent = r.p;
@@ -238,9 +238,10 @@ def weights_notice(svm: SvmMetadata) -> str | None:
     if svm.weights is None or is_official(svm.weights):
         return None
     return (
-        f"The featurizer was exported from {svm.weights}: unless these are weights you "
-        "trust (e.g. your own fine-tuned checkpoint), labels and distances on this page are "
-        "meaningless (random weights give random features)."
+        "The featurizer weights are not the official checkpoint (its export recorded: "
+        f"{svm.weights}): unless these are weights you trust (e.g. your own fine-tuned "
+        "checkpoint), labels and scores on this page are meaningless (random weights give "
+        "random features)."
     )
 
 
@@ -255,11 +256,12 @@ def render_report(
     classes = svm.class_names
     if len(classes) == 2:
         sign = (
-            f"Distance is the SVM decision score: positive means {html.escape(classes[1])}, "
+            "Score is the SVM decision score (the records' <code>score</code>, a signed "
+            f"distance from the boundary): positive means {html.escape(classes[1])}, "
             f"negative {html.escape(classes[0])}; the further from 0, the more confident."
         )
     else:
-        sign = "Distance is the winning class's SVM decision score."
+        sign = "Score is the winning class's SVM decision score (the records' <code>score</code>)."
     featurizer = svm.featurizer
     about = (
         f"SVM trained {html.escape(svm.trained_at)} on {svm.training_set_size} images; "

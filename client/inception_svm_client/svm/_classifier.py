@@ -37,6 +37,12 @@ if TYPE_CHECKING:
     from inception_svm_client.grpc.aio._featurizer import AsyncFeaturizer
 
 ONNX_INPUT_NAME = "features"
+# The ONNX outputs (docs/contract.md): the predicted label [N] and the decision scores. skl2onnx
+# calls the scores "probabilities", which they are not (signed distances in logit units); SVMs
+# written since contract version 2 name them "scores". Files of version 1 still load.
+ONNX_LABEL_OUTPUT = "label"
+ONNX_SCORES_OUTPUT = "scores"
+LEGACY_SCORES_OUTPUT = "probabilities"
 DEFAULT_C = 1.0
 _MAX_ITER = 20_000
 
@@ -88,19 +94,29 @@ def export_onnx(model: Any, metadata: SvmMetadata) -> bytes:
     from skl2onnx.common.data_types import FloatTensorType
 
     # LinearSVC has no probabilities, hence no ZipMap (skl2onnx rejects the zipmap option
-    # for it): outputs are "label" [N] and "probabilities" = decision scores, [N, 1] for two
-    # classes (the positive class's score, last column) and [N, K] otherwise.
+    # for it): outputs are "label" [N] and the decision scores, [N, 1] for two classes (the
+    # positive class's score, last column) and [N, K] otherwise, renamed "scores" below.
     onnx_model = to_onnx(
         model,
         initial_types=[(ONNX_INPUT_NAME, FloatTensorType([None, metadata.feature_dim]))],
         target_opset={"": 17, "ai.onnx.ml": 3},
     )
+    _rename_tensor(onnx_model.graph, LEGACY_SCORES_OUTPUT, ONNX_SCORES_OUTPUT)
     for key, value in metadata.to_props().items():
         entry = onnx_model.metadata_props.add()
         entry.key, entry.value = key, value
     onnx_model.doc_string = f"LinearSVC on Inception v1 {metadata.features} (inception-svm)"
     data: bytes = onnx_model.SerializeToString()
     return data
+
+
+def _rename_tensor(graph: Any, old: str, new: str) -> None:
+    for node in graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+        node.output[:] = [new if name == old else name for name in node.output]
+    for output in graph.output:
+        if output.name == old:
+            output.name = new
 
 
 def sha256_file(path: Path) -> str:
@@ -138,6 +154,17 @@ class SvmClassifier:
                 f"{self.metadata.feature_dim} features",
             )
         self._input_name = inputs[0].name
+        outputs = {output.name for output in self._session.get_outputs()}
+        scores = next(
+            (name for name in (ONNX_SCORES_OUTPUT, LEGACY_SCORES_OUTPUT) if name in outputs), None
+        )
+        if ONNX_LABEL_OUTPUT not in outputs or scores is None:
+            raise ClientError(
+                ErrorCode.INVALID_SVM,
+                f"{source}: ONNX outputs {sorted(outputs)} are not "
+                f"[{ONNX_LABEL_OUTPUT!r}, {ONNX_SCORES_OUTPUT!r}]",
+            )
+        self._output_names = [ONNX_LABEL_OUTPUT, scores]
 
     @classmethod
     def load(cls, path: str | Path, expected_sha256: str | None = None) -> SvmClassifier:
@@ -197,7 +224,7 @@ class SvmClassifier:
                 f"{dim} {self.metadata.features} features, as one vector "
                 f"[{dim}] or rows [N, {dim}]"
             )
-        labels, scores = self._session.run(None, {self._input_name: batch})
+        labels, scores = self._session.run(self._output_names, {self._input_name: batch})
         return np.asarray(labels), np.asarray(scores)
 
     def decision_function(self, features: np.ndarray) -> np.ndarray:

@@ -14,6 +14,11 @@ from inception_svm_client.config import DEFAULT_FEATURES
 from inception_svm_client.contract import FEATURE_SIGNATURES
 from inception_svm_client.exceptions import ClientError, ErrorCode, SignatureMismatchError
 
+# The ONNX file's contract (docs/contract.md), recorded as metadata "contract_version":
+# 1: scores output named "probabilities" (files written before the key existed);
+# 2: scores output named "scores".
+SVM_CONTRACT_VERSION = 2
+
 
 @dataclass(frozen=True)
 class FeaturizerInfo:
@@ -87,6 +92,7 @@ class SvmMetadata:
     # Which weights the featurizer held, as its export recorded them (the provenance line
     # of the ``classify_imagenet`` answers); None when the model does not say.
     weights: str | None = None
+    contract_version: int = SVM_CONTRACT_VERSION
 
     def to_props(self) -> dict[str, str]:
         props = {
@@ -100,6 +106,7 @@ class SvmMetadata:
             "sklearn_version": self.sklearn_version,
             "loo_accuracy": json.dumps(self.loo_accuracy),
             "features": self.features,
+            "contract_version": str(self.contract_version),
         }
         if self.weights is not None:
             props["featurizer_weights"] = self.weights
@@ -129,6 +136,7 @@ class SvmMetadata:
                 loo_accuracy=json.loads(props["loo_accuracy"]),
                 features=features,
                 weights=props.get("featurizer_weights"),
+                contract_version=int(props.get("contract_version", "1")),
             )
         except (KeyError, ValueError) as error:
             raise ClientError(

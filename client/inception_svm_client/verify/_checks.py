@@ -48,9 +48,17 @@ class Check:
     name: str
     ok: bool
     detail: str
+    # False for a check that does not apply to this server (it does not fail the run, and
+    # is shown as N/A rather than PASS, so "passed" never counts what was not checked).
+    applicable: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "ok": self.ok, "detail": self.detail}
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "applicable": self.applicable,
+            "detail": self.detail,
+        }
 
 
 def _abort_if_unreachable(error: ClientError) -> None:
@@ -260,11 +268,13 @@ class Verifier:
         except ClientError as error:
             _abort_if_unreachable(error)
             if error.code == "FAILED_PRECONDITION":  # an export without the signature
-                return Check(name, True, f"not applicable: {error.details}")
+                return Check(name, True, f"not applicable: {error.details}", applicable=False)
             return Check(name, False, str(error))
         top = ", ".join(f"{c.index} {c.name.split(',')[0]}" for c in record.classes)
         if not is_official(record.checkpoint):
-            return Check(name, True, f"not applicable: {record.checkpoint}; top-5 {top}")
+            return Check(
+                name, True, f"not applicable: {record.checkpoint}; top-5 {top}", applicable=False
+            )
         cats = [c for c in record.classes if c.index in CAT_CLASSES]
         return Check(name, bool(cats), f"official weights; top-5 {top}")
 

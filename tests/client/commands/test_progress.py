@@ -54,3 +54,22 @@ def test_progress_line_rewrites_in_place_on_a_terminal() -> None:
     text = stream.getvalue()
     assert "\r[measuring]" in text and "10.0 req/s" in text
     assert text.endswith("step 1 done\n")
+
+
+def test_the_first_line_shows_the_rate_so_far_not_zero() -> None:
+    stream = io.StringIO()  # not a TTY: the first line comes after one interval
+    line = ProgressLine(stream)
+    line(_snapshot(LOG_INTERVAL_S, 40))
+    line.finish()
+    (first,) = stream.getvalue().splitlines()
+    assert first.endswith(f"{40 / LOG_INTERVAL_S:.1f} req/s"), first
+    assert not first.endswith(" 0.0 req/s")
+
+
+def test_loadtest_model_version_help_does_not_talk_about_an_svm() -> None:
+    from inception_svm_client.cli import build_parser, load_commands
+
+    _, parsers = build_parser(load_commands())
+    loadtest = parsers["loadtest"]
+    help_text = next(a.help for a in loadtest._actions if "--model-version" in a.option_strings)
+    assert help_text is not None and "SVM" not in help_text

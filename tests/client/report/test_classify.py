@@ -133,7 +133,9 @@ def test_large_report_in_headless_chromium(large_report: Path) -> None:
 def test_weights_banner_comes_from_the_svm_metadata() -> None:
     records = classified(3)
     unofficial = replace(svm_metadata(), weights="not the official x checkpoint (sha256 ab)")
-    assert "The featurizer was exported from not the official" in render_report(records, unofficial)
+    assert "The featurizer weights are not the official checkpoint" in render_report(
+        records, unofficial
+    )
     official = replace(svm_metadata(), weights="official x checkpoint (sha256 cd)")
     assert "class='notice'" not in render_report(records, official)
     assert "class='notice'" not in render_report(records, svm_metadata())  # not recorded
