@@ -25,7 +25,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def test_repository_config_files_parse() -> None:
     (model,) = load_model_config_file(SERVING_DIR / "models.config")
     assert (model.name, str(model.base_path)) == ("inception_v1", "/models/inception_v1")
-    assert model.policy == VersionPolicy(kind="latest", num_versions=1)
+    assert model.policy == VersionPolicy(kind="latest", num_versions=2)
     load_batching_parameters(BATCHING_PARAMETERS)
     load_batching_parameters(SERVING_DIR / "batching_parameters_gpu.txt")
     monitoring = load_monitoring_config(MONITORING_CONFIG)
