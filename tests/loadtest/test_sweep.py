@@ -81,7 +81,9 @@ def test_three_steps_give_three_stable_rows_with_server_columns(sweep: Sweep) ->
         # and spent at most the client's time on each: its mean (over a set that differs at
         # the boundaries, so not compared with the client's mean) stays within the slowest
         # client call, which catches unit or histogram errors without flaking on a busy box.
-        assert abs(server["requests"] - measured) <= row["concurrency"] + 1
+        # In flight at a boundary: up to `concurrency` calls at the window's start and as many
+        # at its end, each counted on one side only.
+        assert abs(server["requests"] - measured) <= 2 * row["concurrency"] + 1
         assert 0 < server["request_latency_mean_ms"] <= latency["max"]
         assert server["queue_latency_mean_ms"] is not None  # batching is on
         assert 1.0 <= server["batch_size_mean"] <= row["concurrency"]
