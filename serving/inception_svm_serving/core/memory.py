@@ -63,3 +63,18 @@ class HeapTrimmer:
                 self._trim()
             except Exception as error:  # never worth a dead thread; RSS just stays higher
                 log_event("heap_trim_failed", error=repr(error))
+
+
+_shared: HeapTrimmer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_trimmer() -> HeapTrimmer:
+    """The process's one trimmer: admission asks for a trim after large admitted work, the
+    protocol layers after large requests that never reach admission (a body refused after
+    parsing still left its parse's memory in the heap)."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = HeapTrimmer()
+        return _shared
