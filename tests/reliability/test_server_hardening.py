@@ -516,6 +516,9 @@ def test_rest_numeric_body_costs_a_small_multiple_of_its_size(model_base_path: P
     assert after < baseline + RSS_SETTLED_MIB * MIB, (baseline // MIB, after // MIB)
 
 
+GRPC_PARSE_BYTES_PER_ELEMENT = 100
+
+
 def test_grpc_strings_over_the_batch_limit_are_refused_before_conversion(
     model_base_path: Path,
 ) -> None:
@@ -540,8 +543,9 @@ def test_grpc_strings_over_the_batch_limit_are_refused_before_conversion(
     )
     assert refused.code == grpc.StatusCode.INVALID_ARGUMENT, refused
     assert "8000000 images" in refused.details and "max_request_batch_size" in refused.details
-    # What remains is gRPC's own message parse (upb: ~16 bytes per element).
-    assert rss.peak - baseline < 250 * MIB, rss.peak // MIB
+    # What remains is gRPC's own parse of the message (protobuf/upb, before the stand-in sees
+    # it; 35-95 bytes per element measured); converting it to an array came on top.
+    assert rss.peak - baseline < GRPC_PARSE_BYTES_PER_ELEMENT * 8_000_000, rss.peak // MIB
     assert after < baseline + RSS_SETTLED_MIB * MIB, (baseline // MIB, after // MIB)
 
 
