@@ -104,14 +104,17 @@ def _inprocess_calls(
 
 
 def measure(
-    model_base_path: Path, rounds: int, workdir: Path
+    model_base_path: Path,
+    rounds: int,
+    workdir: Path,
+    options: Mapping[str, Mapping[str, str]] = OPTIONS,
 ) -> tuple[dict[int, float], list[OptionResult]]:
     images = [p.read_bytes() for p in car_photos()]
     requests = {
         b: predict_request(string_tensor([images[i % len(images)] for i in range(b)]))
         for b in BATCHES
     }
-    servers = {name: _start(model_base_path, env, workdir) for name, env in OPTIONS.items()}
+    servers = {name: _start(model_base_path, env, workdir) for name, env in options.items()}
     try:
         channels = {name: grpc.insecure_channel(s.grpc_target) for name, s in servers.items()}
         inprocess = _inprocess_calls(model_base_path, images)
@@ -186,10 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--model-base-path", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--only", action="append", default=[], help="options whose name contains this text"
+    )
     args = parser.parse_args(argv)
+    options = {
+        name: env
+        for name, env in OPTIONS.items()
+        if not args.only or any(part in name for part in args.only)
+    }
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryDirectory(prefix="bench-allocator-") as workdir:
-        inprocess, results = measure(args.model_base_path, args.rounds, Path(workdir))
+        inprocess, results = measure(args.model_base_path, args.rounds, Path(workdir), options)
     print(format_results(inprocess, results))
     return 0
 
