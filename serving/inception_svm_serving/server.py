@@ -25,7 +25,7 @@ from inception_svm_serving.config.options import (
 from inception_svm_serving.core.admission import Admission
 from inception_svm_serving.core.data_plane import DataPlane
 from inception_svm_serving.core.image_headers import encoded_image_sizes
-from inception_svm_serving.core.memory import HeapTrimmer
+from inception_svm_serving.core.memory import shared_trimmer
 from inception_svm_serving.core.model_manager import LoadFailure, ModelManager
 from inception_svm_serving.observability.logs import log_event
 from inception_svm_serving.observability.metrics import ServerMetrics
@@ -71,7 +71,7 @@ def serve(options: ServerOptions) -> int:
         session=options.session,
         per_model_batching=options.per_model_batching,
     )
-    trimmer = HeapTrimmer()
+    trimmer = shared_trimmer()
     plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))
     health = HealthState()
     grpc_server = grpc.server(
@@ -80,7 +80,10 @@ def serve(options: ServerOptions) -> int:
         maximum_concurrent_rpcs=None,
     )
     prediction, model_service = build_servicers(
-        plane, metrics, as_tensor_content=options.enable_serialization_as_tensor_content
+        plane,
+        metrics,
+        as_tensor_content=options.enable_serialization_as_tensor_content,
+        max_request_batch_size=options.limits.max_request_batch_size,
     )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(prediction, grpc_server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(model_service, grpc_server)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import gc
 import threading
@@ -102,6 +103,12 @@ class Servable:
             scheduler.close()
 
 
+# Errors that say the process, not the base path, is in trouble: raised to the poll loop,
+# which logs them as they are (poll_failed: "Too many open files"), instead of being
+# reported as a base path that "does not exist or cannot be listed".
+_PROCESS_LIMITS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
 def version_directories(base_path: Path) -> dict[int, Path] | None:
     """Version number → its directory. Like TF Serving (``ParseVersionNumber`` in
     ``file_system_storage_path_source.cc``) any integer name counts, zero-padded ones such
@@ -110,7 +117,9 @@ def version_directories(base_path: Path) -> dict[int, Path] | None:
     ``base_path`` cannot be listed."""
     try:
         entries = sorted(base_path.iterdir())
-    except OSError:
+    except OSError as error:
+        if error.errno in _PROCESS_LIMITS:  # the process is out of descriptors, not the path
+            raise
         return None
     return {int(p.name): p for p in entries if p.is_dir() and p.name.isdigit()}
 

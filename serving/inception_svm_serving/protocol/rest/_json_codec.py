@@ -17,6 +17,7 @@ import numpy as np
 
 from inception_svm_serving._exceptions import InvalidArgument
 from inception_svm_serving.core.runtime import LoadedSignature, LoadedTensor
+from inception_svm_serving.protocol.rest._numeric_json import NumericText, to_array
 
 
 def _decode_strings(alias: str, value: Any) -> Any:
@@ -35,6 +36,20 @@ def _decode_strings(alias: str, value: Any) -> Any:
 
 
 def _to_array(spec: LoadedTensor, value: Any) -> np.ndarray:
+    """Large numeric arrays arrive as NumericText (_numeric_json.py): parsed here, once the
+    dtype is known, without a Python object per number; rows of them are stacked."""
+    numeric = isinstance(value, NumericText) or (
+        isinstance(value, list) and any(isinstance(v, NumericText) for v in value)
+    )
+    if numeric and spec.dtype == object:
+        raise InvalidArgument(f"input '{spec.alias}': expected strings or {{\"b64\": ...}} objects")
+    if isinstance(value, NumericText):
+        return to_array(spec.alias, value, spec.dtype, spec.dtype_name)
+    if numeric:
+        rows = [_to_array(spec, v) for v in value]
+        if len({row.shape for row in rows}) != 1:
+            raise InvalidArgument(f"input '{spec.alias}': rows differ in shape")
+        return np.stack(rows)
     if spec.dtype == object:
         decoded = _decode_strings(spec.alias, value)
         array = np.empty(_nested_shape(decoded), dtype=object)
@@ -68,6 +83,11 @@ def parse_predict_body(body: Any, signature: LoadedSignature) -> tuple[dict[str,
     aliases = list(signature.inputs)
     if has_rows:
         instances = body["instances"]
+        if isinstance(instances, NumericText):  # rows of numbers for the only input
+            if len(aliases) != 1:
+                raise InvalidArgument("each instance must be an object naming every input")
+            (alias,) = aliases
+            return {alias: _to_array(signature.inputs[alias], instances)}, True
         if not isinstance(instances, list):
             raise InvalidArgument('"instances" must be a list')
         columns: dict[str, list[Any]] = {a: [] for a in aliases}

@@ -18,14 +18,17 @@ from google.protobuf import json_format
 from inception_svm_serving._exceptions import InvalidArgument, NotFound
 from inception_svm_serving.config.options import MonitoringOptions
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
+from inception_svm_serving.core.memory import shared_trimmer
 from inception_svm_serving.observability.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.protocol._model_service import signature_def_map, status_response
 from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
+from inception_svm_serving.protocol.rest import _numeric_json as numeric_json
 from inception_svm_serving.protocol.rest._json_codec import (
     error_json,
     parse_predict_body,
     predict_response,
 )
+from inception_svm_serving.protocol.rest._numeric_json import NumericText
 
 _ROUTE = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)"
@@ -37,6 +40,10 @@ _ROUTE = re.compile(
 # Deeper JSON is refused before it reaches recursive code: no legitimate request nests more
 # than a few levels (instances -> row -> {"b64": ...}).
 MAX_JSON_DEPTH = 64
+
+# A body this large leaves its parse's memory in the heap; handing it back costs a
+# malloc_trim on the trimmer's own thread, which small (ordinary) requests never pay.
+TRIM_AFTER_BODY_BYTES = 8 * 1024 * 1024
 
 _REST_APIS = {"/metadata": "GetModelMetadata", ":predict": "Predict", "": "GetModelStatus"}
 
@@ -52,7 +59,9 @@ def _depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict | list):
+        if isinstance(item, NumericText):
+            deepest = max(deepest, depth - 1 + item.depth)
+        elif isinstance(item, dict | list):
             deepest = max(deepest, depth)
             if depth > MAX_JSON_DEPTH:
                 break
@@ -61,10 +70,11 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes | bytearray) -> Any:
+    """Large numeric arrays stay text until the signature's dtype is known (_numeric_json)."""
     too_deep = InvalidArgument(f"JSON parse error: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
-        value = json.loads(body or b"null")
+        value = numeric_json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidArgument(f"JSON parse error: {error}") from error
     except RecursionError:
@@ -82,7 +92,7 @@ class RestApi:
         self._metrics = metrics
         self._monitoring = monitoring
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+    def handle(self, method: str, path: str, body: bytes | bytearray) -> tuple[int, str, bytes]:
         path = path.split("?", 1)[0]
         if (
             method == "GET"
@@ -104,11 +114,15 @@ class RestApi:
             payload = self._dispatch(method, api, ref, body)
         except Exception as raw:
             error = request_failed(raw, self._metrics, name, api, "REST", started)
-            return int(error.code.http_status), "application/json", error_json(error.message)
+            status, message = int(error.code.http_status), error.message
+            # The error's traceback holds this frame, which held the error: a cycle that kept
+            # the request's arrays (96 MB for a refused pixel body) until a full gc pass.
+            del error
+            return status, "application/json", error_json(message)
         request_succeeded(self._metrics, name, api, "REST", started)
         return 200, "application/json", json.dumps(payload).encode("utf-8")
 
-    def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes) -> Any:
+    def _dispatch(self, method: str, api: str, ref: ModelRef, body: bytes | bytearray) -> Any:
         if api == "GetModelStatus" and method == "GET":
             return _json_proto(status_response(self._plane.status(ref)))
         if api == "GetModelMetadata" and method == "GET":
@@ -122,11 +136,19 @@ class RestApi:
                 "metadata": {"signature_def": _json_proto(signature_def_map(metadata))},
             }
         if api == "Predict" and method == "POST":
-            request = parse_json(body)
-            if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
-                ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
-            with self._plane.predict_call(ref) as call:  # decode and run on one version
-                inputs, row_format = parse_predict_body(request, call.signature)
-                result = call.predict(inputs)
-            return predict_response(result.outputs, row_format)
+            if len(body) >= TRIM_AFTER_BODY_BYTES:
+                try:
+                    return self._predict(ref, body)
+                finally:
+                    shared_trimmer().request()  # refused or not, its parse used the heap
+            return self._predict(ref, body)
         raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")
+
+    def _predict(self, ref: ModelRef, body: bytes | bytearray) -> Any:
+        request = parse_json(body)
+        if isinstance(request, dict) and isinstance(request.get("signature_name"), str):
+            ref = ModelRef(ref.name, ref.version, ref.label, request["signature_name"])
+        with self._plane.predict_call(ref) as call:  # decode and run on one version
+            inputs, row_format = parse_predict_body(request, call.signature)
+            result = call.predict(inputs)
+        return predict_response(result.outputs, row_format)

@@ -209,3 +209,16 @@ def test_a_bad_image_fails_only_its_own_request(stub: Any, jpeg_images: list[byt
     errors = _predict_concurrently(stub, requests)
     assert [i for i, e in enumerate(errors) if e is not None] == [5]
     assert errors[5] is not None and errors[5].code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_tensor_size_is_checked_before_conversion() -> None:
+    """Issue 27: a count of strings or rows over the batch limit is refused from the
+    repeated field's length and the shape, before make_ndarray materialises them."""
+    from inception_svm_serving._exceptions import InvalidArgument
+    from inception_svm_serving.protocol.grpc.servicer import check_tensor_size
+
+    check_tensor_size("images", string_tensor([b""] * 10), max_rows=10)
+    with pytest.raises(InvalidArgument, match=r"request has 11 images.*max_request_batch_size"):
+        check_tensor_size("images", string_tensor([b""] * 11, shape=[1]), max_rows=10)
+    with pytest.raises(InvalidArgument, match="request has 5000 images"):
+        check_tensor_size("images", string_tensor([b""], shape=[5000]), max_rows=10)
