@@ -135,6 +135,7 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
         warmup_s=args.warmup,
         deadline_s=args.deadline,
         check_responses=not args.no_check,
+        preprocess=args.preprocess,
     )
     outputs = Outputs(json=args.output, csv=args.csv, html=args.html)
     if outputs.html is not None and not plotly_available():
@@ -200,6 +201,7 @@ class LoadTestCommand:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         server = options.add_connection_arguments(parser)
+        options.add_preprocess_argument(server)
         server.add_argument(
             "--deadline", type=float, default=30.0, metavar="S", help="per-request deadline"
         )
