@@ -78,6 +78,28 @@ def test_client_mode_gives_the_bytes_paths_logits(stand_in: ServerHandle) -> Non
         assert int(np.argmax(got)) == int(np.argmax(expected)), name
 
 
+def test_asyncio_client_sends_the_same_pixels(stand_in: ServerHandle) -> None:
+    """``grpc.aio``'s featurizer builds its requests with the same code, off the loop."""
+    import asyncio
+
+    from inception_svm_client.grpc.aio import AsyncFeaturizer
+
+    inputs = _mixed_inputs()
+
+    async def featurize() -> dict[str, tuple[np.ndarray, str | None]]:
+        config = FeaturizerConfig(batch_size=8, preprocess="client")
+        channel = ChannelConfig(target=stand_in.grpc_target)
+        async with AsyncFeaturizer.connect(channel, config) as featurizer:
+            items = (ImageInput(k, v) for k, v in inputs.items())
+            return {r.key: (r.features, r.preprocessed) async for r in featurizer.featurize(items)}  # type: ignore[misc]
+
+    by_async = asyncio.run(featurize())
+    by_sync = _features(stand_in, inputs, "client")
+    for name, (features, where) in by_sync.items():
+        np.testing.assert_array_equal(by_async[name][0], features, err_msg=name)
+        assert by_async[name][1] == where, name
+
+
 def test_prelogits_cannot_be_asked_of_predict_pixels() -> None:
     with pytest.raises(SettingError, match="preprocess client"):
         FeaturizerConfig(target=ModelTarget(output_name=PRELOGITS_OUTPUT), preprocess="client")
