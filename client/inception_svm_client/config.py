@@ -16,6 +16,7 @@ from inception_svm_client.contract import (
     SERVING_SIGNATURE,
 )
 from inception_svm_client.exceptions import SettingError
+from inception_svm_client.preprocessing import PREPROCESS_CHOICES, Preprocess
 
 MIB = 1024 * 1024
 # TF Serving's own default gRPC limit is far above gRPC's 4 MiB; 64 MiB fits a batch of
@@ -134,8 +135,24 @@ class FeaturizerConfig:
     max_in_flight: int = 4
     deadline_s: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # "client": JPEGs are decoded and resized here, bit for bit as the export's graph does,
+    # and sent as pixels to ``predict_pixels`` (other images still go as bytes); saves the
+    # server's CPU, costs the client about as much (docs/performance-gpu-feeding.md).
+    preprocess: Preprocess = "server"
 
     def __post_init__(self) -> None:
+        if self.preprocess not in PREPROCESS_CHOICES:
+            raise SettingError(
+                "{preprocess} must be one of {choices}, got {got!r}",
+                choices=", ".join(PREPROCESS_CHOICES),
+                got=self.preprocess,
+            )
+        if self.preprocess == "client" and self.target.output_name != LOGITS_OUTPUT:
+            raise SettingError(
+                "{preprocess} client sends pixels to predict_pixels, which returns logits "
+                "only, not {got!r}",
+                got=self.target.output_name,
+            )
         if self.batch_size < 1:
             raise SettingError("{batch_size} must be at least 1, got {got}", got=self.batch_size)
         if self.max_in_flight < 1:

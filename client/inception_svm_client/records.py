@@ -4,12 +4,17 @@ renderings, and reading a previous run's jsonl file back for ``--resume``.
 Schema version 1 (every jsonl line has every key, in this order)::
 
     {"schema": 1, "path": str, "status": str, "label": str|null, "score": float|null,
-     "model_version": int|null, "error": str|null, "flag": str|null}
+     "model_version": int|null, "error": str|null, "flag": str|null,
+     "preprocessed": "client"|"server"|null}
 
 ``status`` is "OK" or why there is no label: a gRPC status name (INVALID_ARGUMENT,
 NOT_FOUND, ...) or a client reason (UNREADABLE, RETRY_BUDGET_EXHAUSTED,
 MODEL_VERSION_MISMATCH, BAD_RESPONSE). ``flag`` is set on an OK record whose features came
 from another model version than the SVM's (only possible with ``--model-version latest``).
+``preprocessed`` (added under schema 1) says where an OK record's image became the
+network's input: "client" (decoded and resized by the client, ``--preprocess client``) or
+"server" (its bytes were sent: the default, or a format the client does not reproduce
+exactly); null on an error record.
 New keys may be added under the same schema number; a key's meaning never changes.
 
 Paths are text. A file name is bytes on Linux and need not be UTF-8, so every path is
@@ -91,6 +96,7 @@ class ClassifyRecord:
     status: str = OK
     model_version: int | None = None
     flag: str | None = None
+    preprocessed: str | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -102,6 +108,7 @@ class ClassifyRecord:
             "model_version": self.model_version,
             "error": self.error,
             "flag": self.flag,
+            "preprocessed": self.preprocessed,
         }
 
 

@@ -6,12 +6,14 @@ TF-Slim's Inception eval preprocessing with TF1 resize semantics. The pixel coun
 from the file header and checked before decoding, so a decompression bomb is rejected
 without allocating its pixels.
 
-Two faster variants of ``preprocess_image`` exist for JPEGs, neither used by the export
-(``make bench`` measures them; README, "Performance"): ``preprocess_image_crop_decode``
-decodes only the window the network sees and gives the very same pixels
-(tests/export/test_preprocessing.py proves it on every bundled photo and odd encodings);
-``preprocess_image_dct_scaled`` also lets libjpeg downscale in the DCT domain, which changes
-the pixels and so the logits.
+``preprocess_image`` is the reference definition. The export runs
+``preprocess_image_crop_decode`` (``DEFAULT_PREPROCESS``, issue 26): for JPEGs it decodes only
+the window the network sees and gives the very same pixels, bit for bit
+(tests/export/test_preprocessing.py proves it on every bundled photo and odd encodings, down
+to identical logits), so the served numerics do not change and PREPROCESSING_VERSION stays;
+other formats take ``preprocess_image``'s path. ``preprocess_image_dct_scaled`` also lets
+libjpeg downscale in the DCT domain, which changes the pixels and so the logits: not used.
+``make bench`` section 7 measures all three.
 """
 
 from __future__ import annotations
@@ -38,9 +40,9 @@ def preprocess_batch(
 ) -> tf.Tensor:
     """string [N] → float32 [N, 224, 224, 3] in [-1, 1]; InvalidArgument names a bad image.
 
-    ``preprocess`` (default ``preprocess_image``) lets the benchmarks run the variants below
-    through the same batching."""
-    preprocess = preprocess or preprocess_image
+    ``preprocess`` (default ``DEFAULT_PREPROCESS``, what the export serves) lets the tests
+    and benchmarks run the variants below through the same batching."""
+    preprocess = preprocess or DEFAULT_PREPROCESS
     indices = tf.range(tf.size(images, out_type=tf.int64))
     return tf.map_fn(
         lambda item: preprocess(item[0], item[1]),
@@ -88,6 +90,10 @@ def preprocess_image_crop_decode(data: tf.Tensor, index: tf.Tensor) -> tf.Tensor
     with tf.control_dependencies([_within_pixel_limit(data, index, (width, height))]):
         return tf.cond(is_jpeg(data), jpeg_window, other_format)
 
+
+# What the export's signatures run: the crop-window decode, proven bit-identical to
+# ``preprocess_image`` (tests/export/test_preprocessing.py) and faster on large JPEGs.
+DEFAULT_PREPROCESS = preprocess_image_crop_decode
 
 # JPEG sampling factors go up to 4, so an iMCU is at most 32 pixels wide or high.
 _JPEG_WINDOW_MARGIN = 32

@@ -43,6 +43,7 @@ from tests.benchmarks.bench_export import (
     load_saved_model,
     precision_agreement,
 )
+from tests.benchmarks.bench_feeding import section as feeding_section
 from tests.benchmarks.bench_machine import measure_machine
 from tests.benchmarks.bench_peers import measure_peers, peer_rows
 from tests.benchmarks.bench_thread_pools import measure_thread_pools, thread_pool_rows
@@ -251,6 +252,7 @@ def run_benchmarks(
     pools = measure_thread_pools(fp32_dir, durations.thread_pools_s)
     raw["thread_pools"] = [asdict(result) for result in pools]
     rows += thread_pool_rows(pools)
+    rows += [] if skip_served else feeding_section(fp32_dir.parent, raw, log)  # issue 26
     return rows, raw, served_error
 
 

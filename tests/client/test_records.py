@@ -68,6 +68,7 @@ def test_jsonl_schema_has_every_key_on_every_line() -> None:
     writer.write(ClassifyRecord("b.jpg", error="gone", status="RETRY_BUDGET_EXHAUSTED"))
     ok, failed = (json.loads(line) for line in out.getvalue().splitlines())
     keys = ["schema", "path", "status", "label", "score", "model_version", "error", "flag"]
+    keys.append("preprocessed")  # issue 26, added under schema 1
     assert list(ok) == list(failed) == keys
     assert ok["schema"] == 1 and ok["status"] == "OK" and ok["error"] is None
     assert failed["status"] == "RETRY_BUDGET_EXHAUSTED" and failed["label"] is None

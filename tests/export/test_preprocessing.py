@@ -17,6 +17,7 @@ import tensorflow as tf
 from PIL import Image
 
 from inception_svm_export.preprocessing import (
+    DEFAULT_PREPROCESS,
     preprocess_batch,
     preprocess_image,
     preprocess_image_crop_decode,
@@ -85,6 +86,19 @@ def test_crop_decode_gives_the_exported_pixels_and_logits(
     served = network(pixels=tf.constant(exported_pixels))["logits"].numpy()
     via_crop = network(pixels=tf.constant(cropped))["logits"].numpy()
     np.testing.assert_array_equal(via_crop, served)
+
+
+def test_the_export_serves_the_crop_decode_with_the_reference_logits(
+    inputs: dict[str, bytes], exported_pixels: np.ndarray, model_base_path: Path
+) -> None:
+    """The crop-window decode is the export's default (issue 26): its serving_default gives,
+    bit for bit, the logits of ``preprocess_image``'s pixels through the network."""
+    assert DEFAULT_PREPROCESS is preprocess_image_crop_decode
+    model = tf.saved_model.load(str(model_base_path / "1"))
+    network = model.signatures["predict_pixels"]
+    reference = network(pixels=tf.constant(exported_pixels))["logits"].numpy()
+    served = model.signatures["serving_default"](images=tf.constant(list(inputs.values())))
+    np.testing.assert_array_equal(served["logits"].numpy(), reference)
 
 
 def test_crop_decode_keeps_the_pixel_limit_and_decoder_errors() -> None:

@@ -50,6 +50,9 @@ def wrong_model_bases(
     _export(random_checkpoint_v1, bases["bf16"], cache, precision="bf16")
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(preprocessing, "crop_middle_square", lambda image: image)
+        # The crop-window JPEG decode (the default) has the square in its window arithmetic:
+        # the reference path is the one whose square crop the patch above removes.
+        patch.setattr(preprocessing, "DEFAULT_PREPROCESS", preprocessing.preprocess_image)
         _export(random_checkpoint_v1, bases["no_square_crop"], cache)
     return bases
 

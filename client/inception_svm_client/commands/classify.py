@@ -165,6 +165,7 @@ def to_record(result: FeatureResult, classifier: SvmClassifier) -> ClassifyRecor
         prediction.score,
         model_version=result.model_version,
         flag=classifier.metadata.featurizer.version_flag(result.model_version),
+        preprocessed=result.preprocessed,
     )
 
 

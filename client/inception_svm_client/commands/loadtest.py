@@ -164,6 +164,7 @@ def plan_from_args(args: argparse.Namespace) -> LoadTestPlan:
         warmup_s=args.warmup,
         deadline_s=args.deadline,
         check_responses=not args.no_check,
+        preprocess=args.preprocess,
     )
     outputs = Outputs(json=args.output, csv=args.csv, html=args.html)
     check_outputs(outputs, args.images)
@@ -234,6 +235,7 @@ class LoadTestCommand:
             model_version_help="version every request names (default: none, so the server "
             "answers with its latest; 'latest' is the same)",
         )
+        options.add_preprocess_argument(server)
         server.add_argument(
             "--deadline",
             type=options.finite_float,

@@ -20,6 +20,7 @@ from inception_svm_client.config import (
 )
 from inception_svm_client.contract import FEATURE_SIGNATURES
 from inception_svm_client.exceptions import worded
+from inception_svm_client.preprocessing import PREPROCESS_CHOICES
 
 # The one table from config fields (FeaturizerConfig, ModelTarget, RetryPolicy, TlsConfig,
 # LoadTestConfig, WindowPolicy, Gates) to the flags that set them: the configs word their
@@ -41,6 +42,7 @@ FLAG_FOR_FIELD: Mapping[str, str] = {
     "max_in_flight": "--max-in-flight",
     "max_outstanding": "--max-outstanding",
     "max_windows": "--max-windows",
+    "preprocess": "--preprocess",
     "rate": "--rate",
     "requests": "--requests",
     "slo_p99_s": "--slo-p99",
@@ -168,6 +170,20 @@ def add_batching_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_IMAGE_BYTES / MIB,
         help="larger files are reported as errors without being sent",
     )
+    add_preprocess_argument(batching)
+
+
+def add_preprocess_argument(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--preprocess``: where JPEGs become the network's input (train, classify, loadtest,
+    verify)."""
+    parser.add_argument(
+        "--preprocess",
+        choices=PREPROCESS_CHOICES,
+        default=FeaturizerConfig.preprocess,
+        help="server: send the encoded images (default); client: decode and resize JPEGs "
+        "here, with the same pixels as the server, and send them to predict_pixels (other "
+        "formats are still sent as bytes; saves the server's CPU, e.g. on GPU pods)",
+    )
 
 
 def channel_config(args: argparse.Namespace) -> ChannelConfig:
@@ -237,6 +253,7 @@ def featurizer_config(
         max_in_flight=args.max_in_flight,
         deadline_s=args.deadline,
         retry=RetryPolicy(budget_s=args.retry_budget, max_attempts=args.max_attempts),
+        preprocess=args.preprocess,
     )
 
 

@@ -19,6 +19,7 @@ from inception_svm_client.config import ChannelConfig, FeaturizerConfig, ModelTa
 from inception_svm_client.exceptions import ClientError, GoldenError, VerifyAborted
 from inception_svm_client.grpc._featurizer import Featurizer
 from inception_svm_client.grpc.channel import create_channel
+from inception_svm_client.preprocessing import Preprocess
 from inception_svm_client.svm._classifier import SvmClassifier
 from inception_svm_client.verify._checks import LATENCY_SAMPLES, Check, Verifier
 from inception_svm_client.verify.golden import Golden, golden_path_in, read_golden
@@ -37,6 +38,7 @@ class VerifyConfig:
     channel: ChannelConfig
     target: ModelTarget  # model name/version from flags; tensors from the golden file
     deadline_s: float
+    preprocess: Preprocess = "server"  # "client": the golden JPEGs go through the client's
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> VerifyConfig:
@@ -52,6 +54,7 @@ class VerifyConfig:
             channel=options.channel_config(args),
             target=options.model_target(args),
             deadline_s=args.deadline,
+            preprocess=args.preprocess,
         )
 
 
@@ -62,7 +65,9 @@ def _featurizer_config(config: VerifyConfig, golden: Golden) -> FeaturizerConfig
             f"signature {golden.signature_name!r}"
         )
     target = replace(config.target, input_name=golden.input_name, output_name=golden.output_name)
-    return FeaturizerConfig(target=target, batch_size=1, deadline_s=config.deadline_s)
+    return FeaturizerConfig(
+        target=target, batch_size=1, deadline_s=config.deadline_s, preprocess=config.preprocess
+    )
 
 
 def verify(config: VerifyConfig, stdout: TextIO) -> int:
@@ -173,7 +178,8 @@ class VerifyCommand:
             metavar="S",
             help="per call (default: %(default)s)",
         )
-        options.add_connection_arguments(parser)
+        server = options.add_connection_arguments(parser)
+        options.add_preprocess_argument(server)
 
     def run(self, args: argparse.Namespace) -> int:
         try:

@@ -23,8 +23,15 @@ from inception_svm_client.exceptions import (
     SignatureMismatchError,
 )
 from inception_svm_client.grpc import wire
+from inception_svm_client.grpc._pixels import (
+    PIXELS_SHAPE,
+    RequestPart,
+    merge_parts,
+    pixels_target,
+)
 from inception_svm_client.grpc._resolver import Features
 from inception_svm_client.grpc._retry import RetryBudget
+from inception_svm_client.preprocessing import Preprocess
 from inception_svm_client.protos.messages import GET_MODEL_METADATA_METHOD, PREDICT_METHOD
 
 if TYPE_CHECKING:
@@ -44,6 +51,8 @@ class BatchResponse:
     decode_s: float
     model_version: int | None = None
     model_name: str = ""
+    # Per image, where it became the network's input ("client" or "server").
+    preprocessed: tuple[Preprocess, ...] = ()
 
 
 def check_signature(signature: wire.ServedSignature, config: FeaturizerConfig) -> int:
@@ -116,7 +125,35 @@ def served_signature(
             signature.signature_name,
             signature.model_version,
         )
+    if config.preprocess == "client":
+        check_pixels_signature(data, spec, dim)
     return signature
+
+
+def check_pixels_signature(data: bytes, spec: ModelTarget, dim: int) -> None:
+    """``--preprocess client`` sends pixels to ``predict_pixels``: the model must serve it
+    with the export's input shape and logits as wide as the signature the SVM expects."""
+    target = pixels_target(spec)
+    hint = "; use --preprocess server"
+    try:
+        pixels = wire.decode_metadata_response(data, target.signature_name)
+    except wire.MissingSignatureError as error:
+        raise SignatureMismatchError(f"{error}{hint}") from error
+    pixel_input = pixels.inputs.get(target.input_name)
+    logits = pixels.outputs.get(target.output_name)
+    shape = PIXELS_SHAPE
+    if pixel_input is None or pixel_input.dtype != wire.DT_FLOAT or pixel_input.shape != shape:
+        got = "nothing" if pixel_input is None else pixel_input.describe()
+        raise SignatureMismatchError(
+            f"signature {target.signature_name!r} input {target.input_name!r} is {got}, "
+            f"expected DT_FLOAT {list(shape)}{hint}"
+        )
+    if logits is None or logits.shape is None or logits.shape[1:] != (dim,):
+        got = "missing" if logits is None else logits.describe()
+        raise SignatureMismatchError(
+            f"signature {target.signature_name!r} output {target.output_name!r} is {got}, "
+            f"expected [-1, {dim}]{hint}"
+        )
 
 
 def hint_probes(spec: ModelTarget) -> list[tuple[str, bytes]]:
@@ -155,20 +192,29 @@ def not_found_hint(spec: ModelTarget, served: Sequence[str], for_svm: bool) -> s
 
 def timed_response(
     decode: Callable[[bytes, int], wire.PredictOutput],
-    data: bytes,
+    data: bytes | Sequence[bytes],
     batch_size: int,
     started: float,
     encoded: float,
     answered: float,
     now: Callable[[], float],
+    parts: Sequence[RequestPart] | None = None,
 ) -> BatchResponse:
     """Decode a Predict response (raising BAD_RESPONSE for one that does not parse) and
-    record where the client-side time went."""
+    record where the client-side time went; with ``parts``, ``data`` holds their answers,
+    merged back in input order (``--preprocess client``)."""
+    preprocessed: tuple[Preprocess, ...] = ()
     try:
-        output = decode(data, batch_size)
+        if parts is None:
+            assert isinstance(data, bytes)
+            output = decode(data, batch_size)
+        else:
+            assert not isinstance(data, bytes)
+            output, preprocessed = merge_parts(decode, parts, data, batch_size)
     except ValueError as error:
         raise ClientError(ErrorCode.BAD_RESPONSE, str(error)) from error
     return BatchResponse(
+        preprocessed=preprocessed,
         features=output.logits,
         encode_s=encoded - started,
         rpc_s=answered - encoded,
@@ -201,7 +247,7 @@ def checked_features(
         raise ClientError(
             ErrorCode.MODEL_VERSION_MISMATCH, f"asked for version {spec.version}, {where} answered"
         )
-    return Features(response.features, response.model_version)
+    return Features(response.features, response.model_version, response.preprocessed)
 
 
 class ModelClientBase:

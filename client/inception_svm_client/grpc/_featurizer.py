@@ -36,6 +36,7 @@ from inception_svm_client.grpc._client_base import (
     served_signature,
     timed_response,
 )
+from inception_svm_client.grpc._pixels import request_parts
 from inception_svm_client.grpc._resolver import BatchResolver, FeatureResult, Features, not_sent
 from inception_svm_client.grpc._retry import (
     RETRYABLE_CODES,
@@ -179,12 +180,31 @@ class Featurizer(ModelClientBase):
     ) -> BatchResponse:
         """One Predict call (no retry) with client-side timing; raises ClientError."""
         started = time.perf_counter()
-        request = wire.encode_predict_request(self.config.target, images)
+        if self.config.preprocess == "server":
+            request = wire.encode_predict_request(self.config.target, images)
+            encoded = time.perf_counter()
+            data = self._call(self._predict, request, "Predict", timeout, wait_for_ready, stop)
+            answered = time.perf_counter()
+            return timed_response(
+                self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
+            )
+        # --preprocess client: pixels for the JPEGs done here, bytes for the rest (_pixels).
+        parts = request_parts(self.config.target, images, self.config.preprocess)
         encoded = time.perf_counter()
-        data = self._call(self._predict, request, "Predict", timeout, wait_for_ready, stop)
+        answers = [
+            self._call(self._predict, part.request, "Predict", timeout, wait_for_ready, stop)
+            for part in parts
+        ]
         answered = time.perf_counter()
         return timed_response(
-            self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
+            self.decode_output,
+            answers,
+            len(images),
+            started,
+            encoded,
+            answered,
+            time.perf_counter,
+            parts,
         )
 
     def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:

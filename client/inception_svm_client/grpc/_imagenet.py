@@ -77,7 +77,8 @@ def imagenet_config(config: FeaturizerConfig, signature_name: str | None) -> Fea
         output_name=PROBABILITIES_OUTPUT,
         extra_outputs=(CLASSES_OUTPUT, CLASS_NAMES_OUTPUT, CHECKPOINT_OUTPUT),
     )
-    return dataclasses.replace(config, target=spec)
+    # The top-k signature has no pixels twin: its images always go as bytes.
+    return dataclasses.replace(config, target=spec, preprocess="server")
 
 
 class ImagenetClient(Featurizer):

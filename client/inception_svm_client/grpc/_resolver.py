@@ -38,6 +38,9 @@ class FeatureResult:
     code: str | None = None
     # The version that computed the features (from the response's model_spec).
     model_version: int | None = None
+    # Where the image became the network's input: "client" (pixels sent, --preprocess
+    # client) or "server" (bytes sent); None when it has no features.
+    preprocessed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Features:
 
     rows: np.ndarray
     model_version: int | None
+    preprocessed: tuple[str, ...] = ()  # per row; empty: every row "server"
 
 
 # (images, timeout_s, wait_for_ready) -> one feature row per image; raises ClientError.
@@ -63,7 +67,7 @@ def not_sent(batch: Sequence[ImageInput], error: ClientError) -> list[FeatureRes
     ]
 
 
-Outcome = tuple[np.ndarray, int | None] | ClientError
+Outcome = tuple[np.ndarray, int | None, str] | ClientError
 
 
 def loaded(batch: Sequence[ImageInput]) -> list[ImageInput]:
@@ -90,13 +94,19 @@ def results_for(batch: Sequence[ImageInput], outcomes: Sequence[Outcome]) -> lis
         if isinstance(outcome, ClientError):
             results.append(FeatureResult(item.key, None, outcome.details, outcome.code))
         else:
-            row, version = outcome
-            results.append(FeatureResult(item.key, row, model_version=version))
+            row, version, preprocessed = outcome
+            results.append(
+                FeatureResult(item.key, row, model_version=version, preprocessed=preprocessed)
+            )
     return results
 
 
 def rows_of(features: Features) -> list[Outcome]:
-    return [(row, features.model_version) for row in features.rows]
+    where = features.preprocessed or ("server",) * len(features.rows)
+    return [
+        (row, features.model_version, place)
+        for row, place in zip(features.rows, where, strict=True)
+    ]
 
 
 def halves(error: ClientError, images: Sequence[bytes]) -> tuple[Sequence[bytes], ...] | None:

@@ -181,6 +181,15 @@ def encode_predict_request(spec: ModelTarget, images: Sequence[bytes]) -> bytes:
     return b"".join([head, *tail])
 
 
+def encode_tensor_request(spec: ModelTarget, array: np.ndarray) -> bytes:
+    """Serialized PredictRequest with one numeric input (``predict_pixels``' pixels)."""
+    request = messages.PredictRequest(model_spec=model_spec_fields(spec))
+    request.output_filter.extend([spec.output_name, *spec.extra_outputs])
+    request.inputs[spec.input_name].CopyFrom(numeric_tensor(array))
+    data: bytes = request.SerializeToString()
+    return data
+
+
 def _parse(message_class: Any, data: bytes) -> Any:
     """``FromString``, with protobuf's DecodeError (not a ValueError) turned into WireError."""
     try:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from inception_svm_client.config import ChannelConfig, ModelTarget
 from inception_svm_client.exceptions import SettingError
+from inception_svm_client.preprocessing import Preprocess
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +39,9 @@ class LoadTestConfig:
     deadline_s: float = 30.0
     late_threshold_s: float = 0.01
     check_responses: bool = True
+    # "client": each batch of JPEGs is decoded and resized here, once, and replayed as
+    # pixels to predict_pixels, so the run measures the server without its decode.
+    preprocess: Preprocess = "server"
 
     def __post_init__(self) -> None:
         if self.requests is None and self.duration_s is None:

@@ -24,6 +24,7 @@ from inception_svm_client.config import FeaturizerConfig, ModelTarget, RetryPoli
 from inception_svm_client.exceptions import ErrorCode, status_code
 from inception_svm_client.grpc import wire
 from inception_svm_client.grpc._featurizer import Featurizer
+from inception_svm_client.grpc._pixels import request_parts
 from inception_svm_client.grpc.channel import create_channel
 from inception_svm_client.loadtest.plan import LoadTestConfig
 from inception_svm_client.loadtest.stats import (
@@ -33,6 +34,7 @@ from inception_svm_client.loadtest.stats import (
     SendCounters,
     summarize,
 )
+from inception_svm_client.preprocessing import Preprocess
 from inception_svm_client.protos.messages import PREDICT_METHOD
 
 PREFLIGHT_DEADLINE_S = 10.0
@@ -153,18 +155,27 @@ class Recorder:
 
 
 def encode_requests(
-    images: Sequence[bytes], batch_size: int, signature: ModelTarget
+    images: Sequence[bytes],
+    batch_size: int,
+    signature: ModelTarget,
+    preprocess: Preprocess = "server",
 ) -> list[bytes]:
     """Enough distinct batches to send every image at least once, wrapping around.
 
     A batch larger than the image set repeats images: the server's work per image is
-    the same, and the set stays small enough to hold in memory encoded.
+    the same, and the set stays small enough to hold in memory encoded. With
+    ``preprocess="client"`` a batch whose images the client preprocesses exactly is sent
+    as pixels (``predict_pixels``); a batch holding any other image is sent as bytes.
     """
     count = math.ceil(len(images) / batch_size)
     requests = []
     for index in range(count):
         batch = [images[(index * batch_size + j) % len(images)] for j in range(batch_size)]
-        requests.append(wire.encode_predict_request(signature, batch))
+        parts = request_parts(signature, batch, preprocess)
+        if len(parts) == 1:
+            requests.append(parts[0].request)
+        else:
+            requests.append(wire.encode_predict_request(signature, batch))
     return requests
 
 
@@ -187,6 +198,7 @@ def preflight(channel: grpc.Channel, config: LoadTestConfig) -> None:
         channel,
         FeaturizerConfig(
             target=config.target,
+            preprocess=config.preprocess,
             deadline_s=PREFLIGHT_DEADLINE_S,
             retry=RetryPolicy(max_attempts=1),
         ),
@@ -200,7 +212,9 @@ class LoadRunner:
     def __init__(self, config: LoadTestConfig, channels: Sequence[grpc.Channel]) -> None:
         self.config = config
         self._predicts: list[Any] = [channel.unary_unary(PREDICT_METHOD) for channel in channels]
-        self._requests = encode_requests(config.images, config.batch_size, config.target)
+        self._requests = encode_requests(
+            config.images, config.batch_size, config.target, config.preprocess
+        )
         self._recorder = Recorder()
         self._admission: Admission  # made by run(): the run's clock starts there
         self._sends = SendCounters()

@@ -154,7 +154,8 @@ class Verifier:
     def _golden_input(self, item: GoldenInput) -> Check:
         name = f"golden {item.name}"
         try:
-            served = self._featurizer.predict_with_retry([item.data]).features[0]
+            response = self._featurizer.predict_with_retry([item.data])
+            served = response.features[0]
         except ClientError as error:
             _abort_if_unreachable(error)
             return Check(name, False, str(error))
@@ -170,6 +171,8 @@ class Verifier:
             else f"top-1 {int(np.argmax(served))}, golden {int(np.argmax(item.logits))}"
         )
         detail = f"max |diff| {diff[worst]:.3g} (logit {worst}), allowed {allowed:.3g}; {top}"
+        if response.preprocessed:  # --preprocess client: say which path this input took
+            detail += f"; preprocessed by the {response.preprocessed[0]}"
         return Check(name, bool(diff[worst] <= allowed), detail)
 
     def _svm_featurizer(self, svm: SvmClassifier) -> Check:

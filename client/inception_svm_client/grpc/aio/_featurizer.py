@@ -32,6 +32,7 @@ from inception_svm_client.grpc._client_base import (
     served_signature,
     timed_response,
 )
+from inception_svm_client.grpc._pixels import request_parts
 from inception_svm_client.grpc._resolver import (
     AsyncBatchResolver,
     FeatureResult,
@@ -141,12 +142,33 @@ class AsyncFeaturizer(ModelClientBase):
     ) -> BatchResponse:
         """One Predict call (no retry) with client-side timing; raises ClientError."""
         started = time.perf_counter()
-        request = wire.encode_predict_request(self.config.target, images)
+        if self.config.preprocess == "server":
+            request = wire.encode_predict_request(self.config.target, images)
+            encoded = time.perf_counter()
+            data = await self._call(self._predict, request, "Predict", timeout, wait_for_ready)
+            answered = time.perf_counter()
+            return timed_response(
+                self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
+            )
+        # --preprocess client: decoding is CPU work, kept off the event loop.
+        parts = await asyncio.to_thread(
+            request_parts, self.config.target, images, self.config.preprocess
+        )
         encoded = time.perf_counter()
-        data = await self._call(self._predict, request, "Predict", timeout, wait_for_ready)
+        answers = [
+            await self._call(self._predict, part.request, "Predict", timeout, wait_for_ready)
+            for part in parts
+        ]
         answered = time.perf_counter()
         return timed_response(
-            self.decode_output, data, len(images), started, encoded, answered, time.perf_counter
+            self.decode_output,
+            answers,
+            len(images),
+            started,
+            encoded,
+            answered,
+            time.perf_counter,
+            parts,
         )
 
     async def predict_with_retry(self, images: Sequence[bytes]) -> BatchResponse:
