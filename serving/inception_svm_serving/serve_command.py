@@ -45,13 +45,18 @@ class ServeCommand:
 
 
 def print_version() -> None:
-    """tensorflow_model_server --version's two lines (main.cc), for the stand-in."""
+    """tensorflow_model_server --version's two lines (main.cc), for the stand-in, then every
+    installed part, as ``inception-svm --version`` prints them, so a bug report names what
+    actually ran."""
     from importlib.metadata import version
 
     import tensorflow as tf
 
+    from inception_svm_client.cli import distribution_versions
+
     print(f"TensorFlow ModelServer: inception-svm-serving {version('inception-svm')}")
     print(f"TensorFlow Library: {tf.__version__}")
+    print(distribution_versions())
 
 
 COMMAND = ServeCommand()
