@@ -34,15 +34,19 @@ def write_version(store: Path, version: str = "1") -> Path:
     return version_dir
 
 
-def fetch(store: Path, target: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Run the init container's script with the environment its ConfigMaps give it."""
+def fetch(
+    store: Path, target: Path, *, allow_unpinned: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the init container's script with the environment its ConfigMaps give it; these
+    tests opt out of pinning unless told not to (pinning itself:
+    tests/k8s/test_fetch_model_pinning.py)."""
     full_env = {
         "PATH": os.environ["PATH"],
         "MODEL_SOURCE_DIR": str(store),
         "MODEL_TARGET_DIR": str(target),
         "MODEL_NAME": "inception_v1",
         "MODEL_VERSIONS": "1",
-        "ALLOW_UNPINNED_MODELS": "true",  # pinning itself: tests/k8s/test_fetch_model_pinning.py
+        **({"ALLOW_UNPINNED_MODELS": "true"} if allow_unpinned else {}),
         **env,
     }
     return subprocess.run(

@@ -10,29 +10,18 @@ export the user made. Run for real with /bin/sh, as tests/k8s/test_fetch_model.p
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from inception_svm_export.integrity import MANIFEST_FILE, file_sha256
-from tests.k8s.test_fetch_model import SCRIPT, write_version
+from tests.k8s.test_fetch_model import fetch, write_version
 
 
 def fetch_as_deployed(store: Path, target: Path, **env: str) -> subprocess.CompletedProcess[str]:
     """The script with only what k8s/base's ConfigMaps set: no ALLOW_UNPINNED_MODELS."""
-    full_env = {
-        "PATH": os.environ["PATH"],
-        "MODEL_SOURCE_DIR": str(store),
-        "MODEL_TARGET_DIR": str(target),
-        "MODEL_NAME": "inception_v1",
-        "MODEL_VERSIONS": "1",
-        **env,
-    }
-    return subprocess.run(
-        ["sh", str(SCRIPT)], env=full_env, capture_output=True, text=True, timeout=60
-    )
+    return fetch(store, target, allow_unpinned=False, **env)
 
 
 @pytest.mark.parametrize("pins", ["", "2=" + "a" * 64])
