@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from tests.harness import subprocess_env
@@ -13,7 +14,10 @@ from tests.paths import REPO_ROOT
 CLI_TIMEOUT_S = 300
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, preexec_fn: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process; ``preexec_fn`` runs in the child before exec (limits)."""
     return subprocess.run(
         [sys.executable, "-m", "inception_svm_client.cli", *args],
         capture_output=True,
@@ -21,6 +25,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         timeout=CLI_TIMEOUT_S,
         env=subprocess_env(),
         cwd=REPO_ROOT,
+        preexec_fn=preexec_fn,
         check=False,
     )
 

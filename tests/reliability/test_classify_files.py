@@ -27,16 +27,7 @@ def _run_with_file_limit(limit_bytes: int, *args: str) -> subprocess.CompletedPr
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
-    return subprocess.run(
-        [sys.executable, "-m", "inception_svm_client.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_S,
-        env=subprocess_env(),
-        cwd=REPO_ROOT,
-        preexec_fn=limit,
-        check=False,
-    )
+    return run_cli(*args, preexec_fn=limit)
 
 
 def test_a_full_disk_keeps_the_records_written_and_says_how_to_resume(
