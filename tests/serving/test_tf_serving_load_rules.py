@@ -709,7 +709,7 @@ def test_empty_specific_policy_is_refused_instead_of_waiting_forever(tmp_path: P
         load_model_config_file(config)
 
 
-def test_version_prints_tf_servings_two_lines_first_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+def test_version_prints_tf_servings_lines_first(capsys: pytest.CaptureFixture[str]) -> None:
     """main.cc: --version prints before any other check (here: no model source given)."""
     from inception_svm_serving.serve_command import main
 
