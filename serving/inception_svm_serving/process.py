@@ -17,8 +17,8 @@ status and the log tail, after at most the deadline.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
+import select
 import shutil
 import signal
 import socket
@@ -49,7 +49,6 @@ _POLL_INTERVAL_S = 0.2
 _STATUS_CALL_TIMEOUT_S = 2.0
 _KILLED_EXIT_S = 30.0
 _LOG_TAIL_CHARS = 4000
-_PR_SET_PDEATHSIG = 1
 START_FAILURE_PREFIX = "Failed to start server. Error: "
 
 
@@ -126,12 +125,42 @@ def stand_in_command(
     return [sys.executable, "-m", "inception_svm_serving", *merge_flags(base, flags)]
 
 
-def _die_with_parent() -> None:
-    """Runs in the child: SIGTERM it when the thread that started it ends (Linux's
-    PR_SET_PDEATHSIG), so an interrupted parent never leaves a server (~1 GB) behind."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# Runs as the child before the server: asks Linux to SIGTERM it when the thread that started
+# it ends (PR_SET_PDEATHSIG, kept across exec), tells the starting thread so through a pipe
+# (that thread waits, or it might end before the request is made), then becomes the server.
+# A separate interpreter rather than a ``preexec_fn``: Python runs a ``preexec_fn`` in a
+# forked copy of a process that holds gRPC's threads, where it can deadlock or abort.
+_DIE_WITH_PARENT = """\
+import ctypes, os, signal, sys
+ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+os.write(int(sys.argv[1]), b"1")
+os.close(int(sys.argv[1]))
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as error:
+    sys.exit(f"cannot run {sys.argv[2]}: {error}")
+"""
+_DEATH_SIGNAL_SET_TIMEOUT_S = 30.0
+
+
+def _popen_dying_with_thread(command: Sequence[str], **options: Any) -> subprocess.Popen[bytes]:
+    """``command`` started so that it is SIGTERMed when the calling thread ends, so an
+    interrupted parent never leaves a server (~1 GB) behind; plainly started off Linux."""
+    if not sys.platform.startswith("linux"):
+        return subprocess.Popen(command, **options)
+    ready_read, ready_write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _DIE_WITH_PARENT, str(ready_write), *command],
+            pass_fds=(ready_write,),
+            **options,
+        )
+    finally:
+        os.close(ready_write)
+    with os.fdopen(ready_read, "rb") as ready:
+        # One byte once the request is made; end of file if the child failed before.
+        select.select([ready], [], [], _DEATH_SIGNAL_SET_TIMEOUT_S)
+    return process
 
 
 class ServerProcess:
@@ -196,14 +225,14 @@ class ServerProcess:
             raise RuntimeError(f"the server on {self.grpc_target} is already running")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log_file:
-            self._process = subprocess.Popen(
+            popen = _popen_dying_with_thread if self._die_with_parent else subprocess.Popen
+            self._process = popen(
                 self.command,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 env=self._env,
                 cwd=self._cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if self._die_with_parent else None,
             )
         self.starts += 1
 

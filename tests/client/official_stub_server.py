@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-import time
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ class Script:
     fail_code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     use_float_val: bool = False
     # How long the Nth Predict call takes (the last entry repeats); the calls the client
-    # cancelled meanwhile are counted.
+    # cancels meanwhile are counted (and answered at once, the answer goes nowhere).
     delays_s: tuple[float, ...] = ()
     cancelled: int = 0
     batch_sizes: list[int] = field(default_factory=list)
@@ -96,10 +95,14 @@ class ScriptedServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
             if self.script.calls <= self.script.fail_first:
                 context.abort(self.script.fail_code, "scripted failure")
         if delay_s:
-            time.sleep(delay_s)
-            if not context.is_active():
+            # Waits for the delay or for the call to end, whichever comes first: a call the
+            # client cancels is counted when the cancellation arrives, however late.
+            ended = threading.Event()
+            context.add_callback(ended.set)
+            if ended.wait(delay_s) or not context.is_active():
                 with self._lock:
                     self.script.cancelled += 1
+                return predict_pb2.PredictResponse()
         images = list(request.inputs["images"].string_val)
         if any(image.startswith(REJECTED_PREFIX) for image in images):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "Invalid JPEG data or crop window")
