@@ -72,7 +72,7 @@ def serve(options: ServerOptions) -> int:
         per_model_batching=options.per_model_batching,
     )
     trimmer = shared_trimmer()
-    plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer.request))
+    plane = DataPlane(manager, Admission(options.limits, encoded_image_sizes, trimmer))
     health = HealthState()
     grpc_server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=options.grpc_max_threads),

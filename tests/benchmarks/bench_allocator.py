@@ -1,13 +1,15 @@
 """Issue 26: which allocator setting gives memory back after a large request without costing
 throughput, measured side by side on the machine at hand.
 
-One stand-in per option runs at once (idle while another is timed); the options and the
-in-process TF1 session (the server's own runtime, TF's default pool) take turns call by call
-at batch 1, 8 and 32, so the shared machine's load spreads evenly over them; medians and
-ratios are reported. Then each server gets one 8192² PNG (1.6 GB while decoded) and its RSS
-is sampled: peak, and 15 s after the answer.
+One stand-in per option runs at once (idle while another is timed). In every round each
+option, and the in-process TF1 session (the server's own runtime, TF's default pool), gets a
+block of calls at batch 1, 8 and 32 in turn, so the shared machine's load spreads evenly over
+them. A block is one call after a pause (the others were busy meanwhile: the server may have
+trimmed its heap, reported apart) and ``BLOCK`` back-to-back calls, which are steady traffic
+and give the ratios. Then each server gets one 8192² PNG (1.6 GB while decoded) and its RSS is
+sampled: peak, and 15 s after the answer.
 
-    python -m tests.benchmarks.bench_allocator --model-base-path PATH [--rounds 20]
+    python -m tests.benchmarks.bench_allocator --model-base-path PATH [--rounds 8]
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tests.paths import REPO_ROOT, car_photos
 from tests.serving_calls import RssSampler, predict, predict_request, rss_bytes, string_tensor
 
 BATCHES = (1, 8, 32)
+BLOCK = 3  # back-to-back calls timed after each option's first call of a round
 MIB = 1 << 20
 # glibc tunables: serve tensors up to 32 MiB (glibc's maximum) from the heap and never trim it
 # on free, so a steady workload reuses warm pages; the server's malloc_trim after a large
@@ -40,18 +43,23 @@ MIB = 1 << 20
 KEEP_HEAP = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967295"
 OPTIONS: Mapping[str, Mapping[str, str]] = {
     "pool (SYSTEM_ALLOCATOR=0)": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0"},
-    "system (SYSTEM_ALLOCATOR=1)": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"},
+    "system + warm heap (the default)": {"TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1"},
+    # Any explicit glibc setting turns the warm heap off; this one is glibc's own default.
+    "system, glibc defaults (GLIBC_TUNABLES=glibc.malloc.mmap_max=65536)": {
+        "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
+        "GLIBC_TUNABLES": "glibc.malloc.mmap_max=65536",
+    },
     "pool capped at 1 GiB (TF_MKL_ALLOC_MAX_BYTES)": {
         "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "0",
         "TF_MKL_ALLOC_MAX_BYTES": str(1 << 30),
     },
-    "system + glibc keeps its heap (mmap/trim thresholds)": {
+    "system + glibc keeps its heap, thread arenas (mmap/trim thresholds)": {
         "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
         "GLIBC_TUNABLES": KEEP_HEAP,
     },
-    "system + MALLOC_ARENA_MAX=2": {
+    "system + glibc never maps, thread arenas (mmap_max=0)": {
         "TF_ONEDNN_USE_SYSTEM_ALLOCATOR": "1",
-        "MALLOC_ARENA_MAX": "2",
+        "GLIBC_TUNABLES": "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295",
     },
 }
 
@@ -61,6 +69,7 @@ class OptionResult:
     name: str
     seconds_per_batch: dict[int, float]
     ratio: dict[int, float]  # in-process s/batch / served s/batch
+    after_pause_s: float  # batch 32, the first call of a block
     rss_peak_mib: float
     rss_after_mib: float
     rss_before_mib: float
@@ -121,18 +130,25 @@ def measure(
         timed: dict[str, dict[int, list[float]]] = {
             n: {b: [] for b in BATCHES} for n in ["in-process", *servers]
         }
-        for round_index in range(rounds + 2):  # two warm-up rounds, not kept
+        after_pause: dict[str, list[float]] = {n: [] for n in servers}
+        for round_index in range(rounds + 1):  # one warm-up round, not kept
             for batch in BATCHES:
                 for name in timed:
-                    started = time.perf_counter()
-                    if name == "in-process":
-                        inprocess[batch]()
-                    else:
-                        outcome = predict(channels[name], requests[batch], timeout_s=120)
-                        assert outcome.code == grpc.StatusCode.OK, (name, outcome)
-                    if round_index >= 2:
-                        timed[name][batch].append(time.perf_counter() - started)
-            print(f"  round {round_index + 1}/{rounds + 2}", file=sys.stderr, flush=True)
+                    for call in range(BLOCK + 1):
+                        started = time.perf_counter()
+                        if name == "in-process":
+                            inprocess[batch]()
+                        else:
+                            outcome = predict(channels[name], requests[batch], timeout_s=120)
+                            assert outcome.code == grpc.StatusCode.OK, (name, outcome)
+                        seconds = time.perf_counter() - started
+                        if round_index == 0:
+                            continue
+                        if call:
+                            timed[name][batch].append(seconds)
+                        elif name in after_pause and batch == max(BATCHES):
+                            after_pause[name].append(seconds)
+            print(f"  round {round_index + 1}/{rounds + 1}", file=sys.stderr, flush=True)
         medians = {n: {b: statistics.median(v) for b, v in per.items()} for n, per in timed.items()}
         big = predict_request(string_tensor([_big_png()]))
         results = []
@@ -148,6 +164,7 @@ def measure(
                     name,
                     medians[name],
                     {b: medians["in-process"][b] / medians[name][b] for b in BATCHES},
+                    statistics.median(after_pause[name]),
                     rss.peak / MIB,
                     after / MIB,
                     before / MIB,
@@ -165,11 +182,11 @@ def measure(
 def format_results(inprocess: Mapping[int, float], results: Sequence[OptionResult]) -> str:
     lines = [
         "| option | s/batch b1 / b8 / b32 | served/in-process b1 / b8 / b32 "
-        "| RSS before / peak / after (MiB) | 8192² request |",
-        "|---|---|---|---|---|",
+        "| b32 after a pause (s) | RSS before / peak / after (MiB) | 8192² request |",
+        "|---|---|---|---|---|---|",
         "| in-process TF1 session (pool) | "
         + " / ".join(f"{inprocess[b]:.3f}" for b in BATCHES)
-        + " | 1 / 1 / 1 | | |",
+        + " | 1 / 1 / 1 | | | |",
     ]
     for r in results:
         lines.append(
@@ -177,6 +194,7 @@ def format_results(inprocess: Mapping[int, float], results: Sequence[OptionResul
             + " / ".join(f"{r.seconds_per_batch[b]:.3f}" for b in BATCHES)
             + " | "
             + " / ".join(f"{r.ratio[b]:.2f}" for b in BATCHES)
+            + f" | {r.after_pause_s:.3f}"
             + f" | {r.rss_before_mib:.0f} / {r.rss_peak_mib:.0f} / {r.rss_after_mib:.0f}"
             + f" | {r.large_request} |"
         )
@@ -188,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m tests.benchmarks.bench_allocator", description=__doc__
     )
     parser.add_argument("--model-base-path", type=Path, required=True)
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument(
         "--only", action="append", default=[], help="options whose name contains this text"
     )

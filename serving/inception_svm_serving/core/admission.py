@@ -7,8 +7,9 @@ images and pixels of every admitted request together fit the in-flight limits, a
 RESOURCE_EXHAUSTED (retryable) if they do not in time. So N concurrent callers cannot
 multiply the peak decoding memory: it is bounded by the in-flight limits, not by N.
 
-After large requests the freed heap is handed back to the OS (memory.HeapTrimmer), so RSS
-returns towards its baseline instead of staying at the peak.
+After large work the freed heap is handed back to the OS (memory.HeapTrimmer) in the first
+pause, so RSS returns towards its baseline instead of staying at the peak; admitted work holds
+the trim off while it runs, so steady traffic keeps its pages.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import numpy as np
 
 from inception_svm_serving._exceptions import InvalidArgument, ResourceExhausted
 from inception_svm_serving.config.options import RequestLimits
+from inception_svm_serving.core.memory import HeapTrimmer
 
 ImageSizes = Callable[[np.ndarray], list[tuple[int, int]]]  # (width, height) per element
-# Trim the heap once this much was decoded since the last trim: small requests (the normal
-# traffic) never pay for it, a large one always leaves RSS near its baseline.
+# Ask for a heap trim once this much was decoded since the last one; it runs in the next pause
+# (memory.HeapTrimmer), so a large request leaves RSS near its baseline once traffic stops.
 _TRIM_AFTER_PIXELS = 32 * 1024 * 1024
 _TRIM_AFTER_IMAGES = 256
 
@@ -42,11 +44,11 @@ class Admission:
         self,
         limits: RequestLimits,
         image_sizes: ImageSizes,
-        release_memory: Callable[[], object] = lambda: None,
+        heap: HeapTrimmer | None = None,
     ) -> None:
         self._limits = limits
         self._image_sizes = image_sizes
-        self._release_memory = release_memory
+        self._heap = heap
         self._room = threading.Condition()
         self._images = 0
         self._pixels = 0
@@ -98,7 +100,8 @@ class Admission:
             seen_images, seen_pixels = self._since_trim
             self._since_trim = (seen_images + images, seen_pixels + pixels)
         try:
-            yield
+            with self._heap.working() if self._heap else contextlib.nullcontext():
+                yield
         finally:
             self._leave(images, pixels)
 
@@ -111,5 +114,5 @@ class Admission:
             trim = seen_images >= _TRIM_AFTER_IMAGES or seen_pixels >= _TRIM_AFTER_PIXELS
             if trim:
                 self._since_trim = (0, 0)
-        if trim:
-            self._release_memory()
+        if trim and self._heap is not None:
+            self._heap.request()

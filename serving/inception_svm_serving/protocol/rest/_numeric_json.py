@@ -29,6 +29,7 @@ import numpy as np
 from inception_svm_serving._exceptions import InvalidArgument
 
 MIN_SPAN_BYTES = 64 * 1024
+_SKELETON_CHUNK = 4 << 20
 MAX_JSON_VALUES = 1_000_000
 # Strings are matched first so that brackets inside them are never taken for arrays.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|\[[\s0-9.eE+\-,\[\]]*\]')
@@ -105,19 +106,29 @@ def _restore(value: Any, nonce: str, spans: list[NumericText]) -> Any:
 
 
 def _skeleton(text: memoryview) -> bytes:
-    """The array with whitespace removed and each number replaced by ``0``."""
+    """The array with whitespace removed and each number replaced by ``0``.
+
+    In chunks of ``_SKELETON_CHUNK`` bytes, so the byte masks are a few MiB rather than five
+    copies of the body (a number split between chunks is joined through ``previous``)."""
     raw = np.frombuffer(text, np.uint8)
-    white = raw == _WHITESPACE[0]
-    for char in _WHITESPACE[1:]:
-        white |= raw == char
-    compact = raw[~white]
-    del white
-    structural = (compact == _OPEN) | (compact == _CLOSE) | (compact == _COMMA)
-    first = ~structural
-    first[1:] &= structural[:-1]  # the first character of each number
-    keep = structural | first
-    del first
-    return np.where(structural, compact, np.uint8(_ZERO))[keep].tobytes()
+    parts = []
+    previous = True  # whether the last non-blank character so far was structural
+    for start in range(0, raw.size, _SKELETON_CHUNK):
+        chunk = raw[start : start + _SKELETON_CHUNK]
+        white = chunk == _WHITESPACE[0]
+        for char in _WHITESPACE[1:]:
+            white |= chunk == char
+        compact = chunk[~white]
+        if not compact.size:
+            continue
+        structural = (compact == _OPEN) | (compact == _CLOSE) | (compact == _COMMA)
+        first = ~structural
+        first[0] &= previous
+        first[1:] &= structural[:-1]  # the first character of each number
+        previous = bool(structural[-1])
+        keep = structural | first
+        parts.append(np.where(structural, compact, np.uint8(_ZERO))[keep].tobytes())
+    return b"".join(parts)
 
 
 def _shape(skeleton: bytes) -> tuple[int, ...] | None:
@@ -166,10 +177,45 @@ def to_array(alias: str, numbers: NumericText, dtype: np.dtype[Any], dtype_name:
     parse_as = dtype if dtype.kind == "f" and dtype.itemsize >= 4 else np.dtype(np.float64)
     if dtype.kind in "iu":
         parse_as = np.dtype(np.int64)
-    try:
-        flat = np.fromstring(bytes(numbers.text).translate(_NO_BRACKETS), dtype=parse_as, sep=",")
-    except ValueError:  # numpy 2: "could not be read to its end" (a token that is no number)
-        flat = np.empty(0, parse_as)
-    if flat.size != count:
+    flat = _parse_numbers(numbers.text, count, parse_as)
+    if flat is None:
         raise InvalidArgument(f"input '{alias}': cannot convert to {dtype_name}: not a number")
     return flat.reshape(shape).astype(dtype, copy=False)
+
+
+def _parse_numbers(text: memoryview, count: int, dtype: np.dtype[Any]) -> np.ndarray | None:
+    """The ``count`` numbers of an array already checked to be regular, parsed in pieces of
+    about ``_SKELETON_CHUNK`` bytes cut at commas straight into the result: no copy of the
+    whole text is ever made. None if a token is not a number."""
+    flat = np.empty(count, dtype)
+    filled = 0
+    position = 0
+    while position < len(text):
+        piece = _next_piece(text, position)
+        position += len(piece) + 1  # and the comma after it
+        piece = piece.translate(_NO_BRACKETS)
+        if not piece.strip():
+            continue
+        try:
+            numbers = np.fromstring(piece, dtype=dtype, sep=",")
+        except ValueError:  # numpy 2: "could not be read to its end" (a token that is no number)
+            return None
+        if filled + numbers.size > count:
+            return None
+        flat[filled : filled + numbers.size] = numbers
+        filled += numbers.size
+    return flat if filled == count else None
+
+
+def _next_piece(text: memoryview, position: int) -> bytes:
+    """From ``position`` up to the last comma within ``_SKELETON_CHUNK`` bytes (a longer
+    stretch if it has no comma: whitespace may be long), or to the end."""
+    size = _SKELETON_CHUNK
+    while True:
+        piece = bytes(text[position : position + size])
+        if position + len(piece) >= len(text):
+            return piece
+        cut = piece.rfind(b",")
+        if cut >= 0:
+            return piece[:cut]
+        size *= 2

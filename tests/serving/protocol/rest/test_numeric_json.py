@@ -62,6 +62,22 @@ def test_irregular_or_malformed_arrays_are_invalid_argument(text: str, message: 
         _parsed('{"x": ' + text + "}")
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8, 13])
+def test_the_result_does_not_depend_on_where_the_text_is_cut(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """The skeleton and the numbers are computed in pieces; a number, a run of blanks or of
+    brackets split between two pieces reads as one."""
+    monkeypatch.setattr(numeric_json, "_SKELETON_CHUNK", chunk)
+    text = "[[ 12.5,  -3e2 ,4E-1 ],[1000000,   0.125,7]]"
+    np.testing.assert_array_equal(
+        _parsed('{"x": ' + text + "}"), np.asarray(json.loads(text), np.float32)
+    )
+    for bad, message in (("[[12,3],[4]]", "regular"), ("[[12 3, 4],[5,6]]", "not a number")):
+        with pytest.raises(InvalidArgument, match=message):
+            _parsed('{"x": ' + bad + "}")
+
+
 def test_integers_refuse_fractions() -> None:
     assert _parsed('{"x": [[1,2],[3,4]]}', np.dtype(np.int32)).tolist() == [[1, 2], [3, 4]]
     with pytest.raises(InvalidArgument, match="int32"):
