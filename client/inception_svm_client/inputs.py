@@ -78,8 +78,25 @@ def is_image_file(path: Path) -> bool:
 
 def images_in_directory(directory: Path) -> list[Path]:
     """Image files under ``directory`` (recursive, through symlinked folders), sorted so
-    runs are reproducible."""
-    return [Path(path) for path, problem in walk_directory(directory) if problem is None]
+    runs are reproducible; ``ValueError`` listing every entry that looks like an input but
+    cannot be one (a dangling link, a device, an unlistable folder): training or load
+    testing on silently fewer images than the folder shows is worse than stopping."""
+    paths, unusable = _usable_images(directory)
+    _refuse_unusable(unusable)
+    return paths
+
+
+def _usable_images(directory: Path) -> tuple[list[Path], list[str]]:
+    found = walk_directory(directory)
+    unusable = [f"{path}: {problem}" for path, problem in found if problem is not None]
+    return [Path(path) for path, problem in found if problem is None], unusable
+
+
+def _refuse_unusable(unusable: list[str], shown: int = 20) -> None:
+    if unusable:
+        listed = "\n  ".join(unusable[:shown])
+        more = f"\n  ... and {len(unusable) - shown} more" if len(unusable) > shown else ""
+        raise ValueError(f"unusable image entries:\n  {listed}{more}")
 
 
 def walk_directory(directory: Path | str) -> list[tuple[str, str | None]]:
@@ -284,15 +301,19 @@ def bytes_inputs(
 
 
 def labeled_folders(data_dir: Path) -> dict[str, list[Path]]:
-    """``DATA_DIR/<label>/*`` → {label: sorted image paths}, labels sorted."""
+    """``DATA_DIR/<label>/*`` → {label: sorted image paths}, labels sorted; ``ValueError``
+    for an entry that cannot be used (``images_in_directory``)."""
     if not _is_dir(str(data_dir)):
         raise ValueError(f"{data_dir} is not a directory")
     try:
         children = sorted(data_dir.iterdir())
     except OSError as error:
         raise ValueError(f"cannot list {data_dir}: {error.strerror or error}") from None
-    return {
-        child.name: images_in_directory(child)
-        for child in children
-        if _is_dir(str(child)) and not child.name.startswith(".")
-    }
+    folders: dict[str, list[Path]] = {}
+    unusable: list[str] = []
+    for child in children:
+        if _is_dir(str(child)) and not child.name.startswith("."):
+            folders[child.name], problems = _usable_images(child)
+            unusable += problems
+    _refuse_unusable(unusable)
+    return folders

@@ -112,7 +112,17 @@ class ClassifyRecord:
         }
 
 
-CSV_COLUMNS = ("path", "status", "label", "score", "model_version", "error", "flag")
+# The jsonl keys but "schema", in its order; new columns go at the end, as new keys do.
+CSV_COLUMNS = (
+    "path",
+    "status",
+    "label",
+    "score",
+    "model_version",
+    "error",
+    "flag",
+    "preprocessed",
+)
 
 
 class RecordWriter:
@@ -135,7 +145,8 @@ class RecordWriter:
             score = "" if record.score is None else f"{record.score:.6f}"
             version = "" if record.model_version is None else str(record.model_version)
             row = (display_path(record.path), record.status, record.label or "", score, version)
-            self._write_line(_csv_line((*row, record.error or "", record.flag or "")))
+            notes = (record.error or "", record.flag or "", record.preprocessed or "")
+            self._write_line(_csv_line((*row, *notes)))
         else:
             self._rows.append(record)
 

@@ -114,12 +114,13 @@ def test_bad_inputs_get_their_own_error_and_exit_code_1(
         "csv",
     )
     assert code == 1, err
-    assert out.splitlines()[0] == "path,status,label,score,model_version,error,flag"
+    assert out.splitlines()[0] == "path,status,label,score,model_version,error,flag,preprocessed"
     rows = list(csv.DictReader(io.StringIO(out)))
     assert [row["path"] for row in rows] == paths
     failed = {row["path"]: row["status"] for row in rows if row["error"]}
     missing = str(tmp_path / "missing.jpg")
     assert failed == {str(corrupt): "INVALID_ARGUMENT", missing: "UNREADABLE"}
+    assert {row["preprocessed"] for row in rows} == {"server", ""}  # "" on the two errors
     assert "9 records written, 2 failed (INVALID_ARGUMENT 1, UNREADABLE 1)" in err
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from inception_svm_client.cli import main
 from inception_svm_client.commands import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE
-from inception_svm_client.commands.loadtest import COMMAND, load_test
+from inception_svm_client.commands.loadtest import COMMAND, load_images, load_test
 from inception_svm_client.config import ChannelConfig
 from inception_svm_client.loadtest.plan import LoadTestConfig, LoadTestPlan, Outputs
 from tests.harness import ServerHandle, free_port
@@ -294,3 +294,10 @@ def test_the_report_is_not_written_over_an_input_or_twice(
     assert main([*common, "--output", str(same), "--csv", str(same)]) == EXIT_USAGE
     assert "also the --output file" in capsys.readouterr().err
     assert photo.read_bytes() == b"\xff\xd8 not decoded here" and not same.exists()
+
+
+def test_an_image_set_with_a_dangling_link_is_refused_not_thinned(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(b"\xff\xd8\xff not decoded here")
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "gone.jpg")
+    with pytest.raises(ValueError, match=r"b\.jpg: a dangling symbolic link"):
+        load_images(tmp_path)

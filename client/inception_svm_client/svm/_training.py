@@ -35,7 +35,10 @@ class TrainedSvm:
 
 
 def load_training_set(data_dir: Path) -> TrainingSet:
-    folders = labeled_folders(data_dir)
+    try:
+        folders = labeled_folders(data_dir)
+    except ValueError as error:
+        raise TrainingDataError(str(error)) from None
     if len(folders) < 2:
         raise TrainingDataError(
             f"{data_dir} needs at least 2 class subfolders (one per label), found "

@@ -108,6 +108,10 @@ def _malloc_trim() -> Callable[[], object] | None:
     return None if library is None else lambda: library.malloc_trim(0)
 
 
+# A request message or body this large leaves its parse's memory in the heap whether it is
+# served or refused: the protocol layers ask for a trim after it (ordinary requests, a batch of
+# JPEGs, never do).
+TRIM_AFTER_MESSAGE_BYTES = 8 * 1024 * 1024
 # How long the server must have had no admitted work in flight before an asked-for trim runs.
 # Shorter than any pause a person would call idle; longer than the gap between a busy
 # client's calls, which must keep finding their pages mapped.

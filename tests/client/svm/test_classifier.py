@@ -110,6 +110,21 @@ def test_empty_class(tmp_path: Path) -> None:
         load_training_set(tmp_path)
 
 
+def test_a_dangling_link_or_device_among_the_images_is_refused_not_skipped(
+    tmp_path: Path,
+) -> None:
+    """Training on fewer images than the folder shows, silently, would change the model."""
+    write_images(tmp_path / "a", 2)
+    write_images(tmp_path / "b", 2)
+    (tmp_path / "b" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "a" / "null.jpg").symlink_to("/dev/null")
+    with pytest.raises(TrainingDataError) as raised:
+        load_training_set(tmp_path)
+    message = str(raised.value)
+    assert "gone.jpg: a dangling symbolic link" in message
+    assert "null.jpg: a character device, not a regular file" in message
+
+
 def test_unreadable_image_is_reported_before_contacting_the_server(tmp_path: Path) -> None:
     write_images(tmp_path / "a", 2)
     write_images(tmp_path / "b", 2)

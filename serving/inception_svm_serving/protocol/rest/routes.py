@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from inception_svm_serving._exceptions import InvalidArgument, NotFound
 from inception_svm_serving.config.options import MonitoringOptions
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
-from inception_svm_serving.core.memory import shared_trimmer
+from inception_svm_serving.core.memory import TRIM_AFTER_MESSAGE_BYTES, shared_trimmer
 from inception_svm_serving.observability.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.protocol._model_service import signature_def_map, status_response
 from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
@@ -41,9 +41,6 @@ _ROUTE = re.compile(
 # than a few levels (instances -> row -> {"b64": ...}).
 MAX_JSON_DEPTH = 64
 
-# A body this large leaves its parse's memory in the heap; handing it back costs a
-# malloc_trim on the trimmer's own thread, which small (ordinary) requests never pay.
-TRIM_AFTER_BODY_BYTES = 8 * 1024 * 1024
 
 _REST_APIS = {"/metadata": "GetModelMetadata", ":predict": "Predict", "": "GetModelStatus"}
 
@@ -136,7 +133,7 @@ class RestApi:
                 "metadata": {"signature_def": _json_proto(signature_def_map(metadata))},
             }
         if api == "Predict" and method == "POST":
-            if len(body) >= TRIM_AFTER_BODY_BYTES:
+            if len(body) >= TRIM_AFTER_MESSAGE_BYTES:
                 try:
                     return self._predict(ref, body)
                 finally:
