@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
 from tests.k8s import instance_types as it
 from tests.k8s.kustomize import K8S_DIR, Manifest, render
-from tests.k8s.objects import Rendered, cpu_cores, objects_of_kind
+from tests.k8s.objects import Check, Rendered, cpu_cores, objects_of_kind
 from tests.k8s.pods import Pod, all_containers, pods
 
 INSTANCE_TYPE_LABELS = ("node.kubernetes.io/instance-type", "beta.kubernetes.io/instance-type")
@@ -331,8 +331,6 @@ def check_namespace_kept(rendered: Rendered) -> list[str]:
             )
     return violations
 
-
-Check = Callable[[Rendered], list[str]]
 
 CHECKS: dict[str, Check] = {
     "fit": check_fit,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from inception_svm_client.commands.sharding import COUNT_ENV, PLACEHOLDER
-from tests.k8s.objects import Rendered, containers
+from tests.k8s.objects import Check, Rendered, containers
 
 
 def _flag(args: list[str], name: str) -> str | None:
@@ -43,6 +41,6 @@ def check_classify_shards(rendered: Rendered) -> list[str]:
     return violations
 
 
-CHECKS: dict[str, Callable[[Rendered], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "classify_shards": check_classify_shards,
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from tests.k8s.kustomize import Manifest
@@ -25,6 +25,10 @@ class Rendered:
     accelerator: Accelerator = "cpu"
     # Flags an optional component appends after the documented ones (e.g. TLS).
     extra_args: tuple[str, ...] = ()
+
+
+# A policy rule: what is wrong with a render, one line per violation (none: it passes).
+Check = Callable[[Rendered], list[str]]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,13 +10,19 @@ admission_policy.py and cluster_policy.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import kubernetes_validate
 
 from tests.k8s import admission_policy, cluster_policy, job_policy, serving_policy
-from tests.k8s.objects import LONG_RUNNING_KINDS, ContainerRef, Rendered, containers, pod_spec_of
+from tests.k8s.objects import (
+    LONG_RUNNING_KINDS,
+    Check,
+    ContainerRef,
+    Rendered,
+    containers,
+    pod_spec_of,
+)
 
 OLDEST_SUPPORTED_K8S = "1.30"
 # Kinds from CRDs that kubernetes-validate has no schema for. InferenceService is validated
@@ -142,8 +148,6 @@ def check_no_token_mount(rendered: Rendered) -> list[str]:
             violations.append(f"{obj['kind']}/{obj['metadata']['name']}: token is mounted")
     return violations
 
-
-Check = Callable[[Rendered], list[str]]
 
 CHECKS: dict[str, Check] = {
     "schema": check_schema,

@@ -13,7 +13,6 @@ import gzip
 import json
 import math
 import tempfile
-from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,6 +22,7 @@ from inception_svm_client.config import FeaturizerConfig
 from tests.k8s.kustomize import Manifest
 from tests.k8s.objects import (
     Accelerator,
+    Check,
     Rendered,
     config_map_data,
     containers,
@@ -386,7 +386,7 @@ def check_kserve_schema(rendered: Rendered) -> list[str]:
     return violations
 
 
-CHECKS: dict[str, Callable[[Rendered], list[str]]] = {
+CHECKS: dict[str, Check] = {
     "serving_args": check_serving_args,
     "serving_configmap": check_serving_configmap,
     "thread_pools": check_thread_pools,
