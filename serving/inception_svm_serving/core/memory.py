@@ -5,7 +5,7 @@ Three parts. (1) TensorFlow's oneDNN build allocates every tensor over 4 KB from
 ("mklcpu") that grows to the largest working set ever seen and never shrinks: one 8192²
 image (1.6 GB while decoded) leaves the process at +1.6 GB for good.
 ``TF_ONEDNN_USE_SYSTEM_ALLOCATOR=1`` makes it use malloc instead (oneDNN kernels unchanged);
-it must be set before TensorFlow is imported. (2) With glibc's defaults that cost 12-34 % of
+it must be set before TensorFlow is imported. (2) With glibc's defaults that cost 12-40 % of
 served throughput at batch 32 on an AMD EPYC Zen 4 (issue 26): every call faulted its
 activations in afresh (~70,000 page faults per call), because blocks over 32 MiB are mapped
 and unmapped per allocation, thread arenas unmap what they free, and the heap was trimmed
@@ -69,10 +69,11 @@ def keep_heap_warm() -> bool:
 
     With glibc's defaults a batch of 32 faults in ~280 MB of fresh pages per call (its
     activations exceed the 32 MiB most a block can be before glibc maps it on its own, and
-    blocks freed in a thread's arena are unmapped again): 15 % of served throughput on an
-    AMD EPYC Zen 4 (issue 26). One arena matters as much as no mmap: a block above 64 MiB
-    does not fit a thread arena's heap. Must run before a second thread allocates (glibc
-    fixes the arena limit then). False where the C library is not glibc."""
+    blocks freed in a thread's arena are unmapped again): served/in-process 0.60 against
+    0.96 warm at batch 32 on an AMD EPYC Zen 4 (issue 26). One arena matters as much as no
+    mmap: a block above 64 MiB does not fit a thread arena's heap. Must run before a second
+    thread allocates (glibc fixes the arena limit then). False where the C library is not
+    glibc."""
     library = _glibc()
     if library is None:
         return False
@@ -108,10 +109,6 @@ def _malloc_trim() -> Callable[[], object] | None:
     return None if library is None else lambda: library.malloc_trim(0)
 
 
-# A request message or body this large leaves its parse's memory in the heap whether it is
-# served or refused: the protocol layers ask for a trim after it (ordinary requests, a batch of
-# JPEGs, never do).
-TRIM_AFTER_MESSAGE_BYTES = 8 * 1024 * 1024
 # How long the server must have had no admitted work in flight before an asked-for trim runs.
 # Shorter than any pause a person would call idle; longer than the gap between a busy
 # client's calls, which must keep finding their pages mapped.
@@ -121,9 +118,9 @@ TRIM_AFTER_QUIET_S = 1.0
 class HeapTrimmer:
     """Hands the heap's free pages back once asked *and* the server has gone quiet.
 
-    A trim unmaps every free page, and the next requests fault them back in: at batch 32 that
-    is ~70,000 page faults per call and 15 % of served throughput (AMD EPYC Zen 4, issue 26),
-    paid on every call when trims followed busy traffic. So a trim waits until no admitted
+    A trim unmaps every free page, and the next request faults them back in: at batch 32 the
+    first call after a trim took 0.69 s against 0.59 s (AMD EPYC Zen 4, issue 26), paid on
+    every call when trims followed busy traffic. So a trim waits until no admitted
     work has been in flight for ``quiet_s``: steady traffic keeps its warm working set (RSS
     stays at the in-flight peak that admission bounds anyway), and the memory of a large
     request comes back in the first pause after it. ``request()`` never blocks; trims asked
@@ -140,7 +137,6 @@ class HeapTrimmer:
         self._wanted = False
         self._in_flight = 0
         self._last_active = time.monotonic()
-        self.trims = 0  # completed, for the tests
         if self._trim is not None:
             threading.Thread(target=self._loop, name="heap-trim", daemon=True).start()
 
@@ -182,7 +178,6 @@ class HeapTrimmer:
                 self._trim()
             except Exception as error:  # never worth a dead thread; RSS just stays higher
                 log_event("heap_trim_failed", error=repr(error))
-            self.trims += 1
 
 
 _shared: HeapTrimmer | None = None
@@ -198,3 +193,19 @@ def shared_trimmer() -> HeapTrimmer:
         if _shared is None:
             _shared = HeapTrimmer()
         return _shared
+
+
+# A request message or body this large leaves its parse's memory in the heap whether it is
+# served or refused (ordinary requests, a batch of JPEGs, are smaller).
+TRIM_AFTER_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def trim_after_large_request(message_bytes: int) -> Iterator[None]:
+    """Around one request's handling in a protocol layer: a request of
+    ``TRIM_AFTER_MESSAGE_BYTES`` or more asks for a trim when it is done, however it ends."""
+    try:
+        yield
+    finally:
+        if message_bytes >= TRIM_AFTER_MESSAGE_BYTES:
+            shared_trimmer().request()

@@ -25,7 +25,7 @@ from tensorflow_serving.apis import (
 from inception_svm_serving._exceptions import InvalidArgument, Unimplemented
 from inception_svm_serving.config.options import RequestLimits
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
-from inception_svm_serving.core.memory import TRIM_AFTER_MESSAGE_BYTES, shared_trimmer
+from inception_svm_serving.core.memory import trim_after_large_request
 from inception_svm_serving.observability.metrics import ServerMetrics
 from inception_svm_serving.protocol._model_service import metadata_response, status_response
 from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
@@ -116,31 +116,24 @@ def build_servicers(
     as_tensor_content: bool = False,
     max_request_batch_size: int = RequestLimits.max_request_batch_size,
 ) -> tuple[Any, Any]:
-    def predict(request: Any) -> Any:
-        ref = model_ref(request.model_spec)
-        for key, tensor in request.inputs.items():
-            check_tensor_size(key, tensor, max_request_batch_size)
-        inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
-        result = plane.predict(ref, inputs, list(request.output_filter))
-        response = predict_pb2.PredictResponse()
-        response.model_spec.name = result.model_name
-        response.model_spec.version.value = result.version
-        response.model_spec.signature_name = result.signature_name
-        for key, value in result.outputs.items():
-            response.outputs[key].CopyFrom(
-                array_to_tensor(value, as_tensor_content=as_tensor_content)
-            )
-        return response
-
     class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         @rpc("Predict", metrics)
         def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
-            if request.ByteSize() < TRIM_AFTER_MESSAGE_BYTES:
-                return predict(request)
-            try:
-                return predict(request)
-            finally:
-                shared_trimmer().request()  # refused or not, its parse used the heap
+            with trim_after_large_request(request.ByteSize()):
+                ref = model_ref(request.model_spec)
+                for key, tensor in request.inputs.items():
+                    check_tensor_size(key, tensor, max_request_batch_size)
+                inputs = {k: tensor_to_array(k, v) for k, v in request.inputs.items()}
+                result = plane.predict(ref, inputs, list(request.output_filter))
+                response = predict_pb2.PredictResponse()
+                response.model_spec.name = result.model_name
+                response.model_spec.version.value = result.version
+                response.model_spec.signature_name = result.signature_name
+                for key, value in result.outputs.items():
+                    response.outputs[key].CopyFrom(
+                        array_to_tensor(value, as_tensor_content=as_tensor_content)
+                    )
+                return response
 
         @rpc("GetModelMetadata", metrics, counted=False)
         def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:

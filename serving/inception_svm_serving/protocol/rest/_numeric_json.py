@@ -29,7 +29,7 @@ import numpy as np
 from inception_svm_serving._exceptions import InvalidArgument
 
 MIN_SPAN_BYTES = 64 * 1024
-_SKELETON_CHUNK = 4 << 20
+_PIECE_BYTES = 4 << 20
 MAX_JSON_VALUES = 1_000_000
 # Strings are matched first so that brackets inside them are never taken for arrays.
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|\[[\s0-9.eE+\-,\[\]]*\]')
@@ -108,13 +108,13 @@ def _restore(value: Any, nonce: str, spans: list[NumericText]) -> Any:
 def _skeleton(text: memoryview) -> bytes:
     """The array with whitespace removed and each number replaced by ``0``.
 
-    In chunks of ``_SKELETON_CHUNK`` bytes, so the byte masks are a few MiB rather than five
+    In chunks of ``_PIECE_BYTES`` bytes, so the byte masks are a few MiB rather than five
     copies of the body (a number split between chunks is joined through ``previous``)."""
     raw = np.frombuffer(text, np.uint8)
     parts = []
     previous = True  # whether the last non-blank character so far was structural
-    for start in range(0, raw.size, _SKELETON_CHUNK):
-        chunk = raw[start : start + _SKELETON_CHUNK]
+    for start in range(0, raw.size, _PIECE_BYTES):
+        chunk = raw[start : start + _PIECE_BYTES]
         white = chunk == _WHITESPACE[0]
         for char in _WHITESPACE[1:]:
             white |= chunk == char
@@ -185,7 +185,7 @@ def to_array(alias: str, numbers: NumericText, dtype: np.dtype[Any], dtype_name:
 
 def _parse_numbers(text: memoryview, count: int, dtype: np.dtype[Any]) -> np.ndarray | None:
     """The ``count`` numbers of an array already checked to be regular, parsed in pieces of
-    about ``_SKELETON_CHUNK`` bytes cut at commas straight into the result: no copy of the
+    about ``_PIECE_BYTES`` bytes cut at commas straight into the result: no copy of the
     whole text is ever made. None if a token is not a number."""
     flat = np.empty(count, dtype)
     filled = 0
@@ -208,9 +208,9 @@ def _parse_numbers(text: memoryview, count: int, dtype: np.dtype[Any]) -> np.nda
 
 
 def _next_piece(text: memoryview, position: int) -> bytes:
-    """From ``position`` up to the last comma within ``_SKELETON_CHUNK`` bytes (a longer
+    """From ``position`` up to the last comma within ``_PIECE_BYTES`` bytes (a longer
     stretch if it has no comma: whitespace may be long), or to the end."""
-    size = _SKELETON_CHUNK
+    size = _PIECE_BYTES
     while True:
         piece = bytes(text[position : position + size])
         if position + len(piece) >= len(text):

@@ -18,7 +18,7 @@ from google.protobuf import json_format
 from inception_svm_serving._exceptions import InvalidArgument, NotFound
 from inception_svm_serving.config.options import MonitoringOptions
 from inception_svm_serving.core.data_plane import DataPlane, ModelRef
-from inception_svm_serving.core.memory import TRIM_AFTER_MESSAGE_BYTES, shared_trimmer
+from inception_svm_serving.core.memory import trim_after_large_request
 from inception_svm_serving.observability.metrics import PROMETHEUS_CONTENT_TYPE, ServerMetrics
 from inception_svm_serving.protocol._model_service import signature_def_map, status_response
 from inception_svm_serving.protocol._outcome import request_failed, request_succeeded
@@ -133,12 +133,8 @@ class RestApi:
                 "metadata": {"signature_def": _json_proto(signature_def_map(metadata))},
             }
         if api == "Predict" and method == "POST":
-            if len(body) >= TRIM_AFTER_MESSAGE_BYTES:
-                try:
-                    return self._predict(ref, body)
-                finally:
-                    shared_trimmer().request()  # refused or not, its parse used the heap
-            return self._predict(ref, body)
+            with trim_after_large_request(len(body)):
+                return self._predict(ref, body)
         raise InvalidArgument(f"unsupported request: {method} on {api or 'this path'}")
 
     def _predict(self, ref: ModelRef, body: bytes | bytearray) -> Any:

@@ -68,7 +68,7 @@ def test_the_result_does_not_depend_on_where_the_text_is_cut(
 ) -> None:
     """The skeleton and the numbers are computed in pieces; a number, a run of blanks or of
     brackets split between two pieces reads as one."""
-    monkeypatch.setattr(numeric_json, "_SKELETON_CHUNK", chunk)
+    monkeypatch.setattr(numeric_json, "_PIECE_BYTES", chunk)
     text = "[[ 12.5,  -3e2 ,4E-1 ],[1000000,   0.125,7]]"
     np.testing.assert_array_equal(
         _parsed('{"x": ' + text + "}"), np.asarray(json.loads(text), np.float32)
